@@ -1,0 +1,94 @@
+//! The `Client` interface: one RPC call to a named service, and its options.
+
+use std::time::Duration;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::codec;
+use crate::error::Error;
+use crate::metadata::Metadata;
+
+pub mod blocking;
+
+/// How one call is made; anything left `None` takes the client's default.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CallOptions {
+    /// The call address for this call (`:PORT` or `HOST:PORT`), like go-micro's `CallOptions.Address`.
+    pub address: Option<String>,
+    /// The time budget for this call, sent as the `Timeout` header in nanoseconds.
+    pub timeout: Option<Duration>,
+}
+
+/// One outbound RPC: `POST /{endpoint}` to the target of `service`.
+#[derive(Debug, Clone, Copy)]
+pub struct Call<'a> {
+    /// The service name, such as `go.micro.srv.sample`.
+    pub service: &'a str,
+    /// The endpoint, such as `Example.Call`.
+    pub endpoint: &'a str,
+    /// The request's content type.
+    pub content_type: &'a str,
+    /// The encoded request.
+    pub body: &'a [u8],
+    /// Headers to send with the request.
+    pub metadata: &'a Metadata,
+    /// Per-call options.
+    pub options: &'a CallOptions,
+}
+
+/// A successful (2xx) reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    /// The HTTP status.
+    pub status: u16,
+    /// The reply's content type (empty when none was sent).
+    pub content_type: String,
+    /// The reply body.
+    pub body: Vec<u8>,
+}
+
+/// A client makes calls to services by name; any non-2xx reply comes back as an [`Error`].
+///
+/// This is go-micro's `client.Client` without registry or selector: the name rule and the
+/// cluster's DNS pick the target. [`HttpClient`](crate::HttpClient) is the implementation.
+pub trait Client: Send + Sync + 'static {
+    /// Makes one call and returns the 2xx reply, or the error the reply or the transport gave.
+    fn call_raw(&self, call: &Call<'_>) -> Result<Reply, Error>;
+}
+
+impl dyn Client {
+    /// Calls `service`'s `endpoint` with a JSON request and decodes the JSON reply.
+    pub fn call<Q: Serialize + ?Sized, R: DeserializeOwned>(
+        &self,
+        service: &str,
+        endpoint: &str,
+        request: &Q,
+    ) -> Result<R, Error> {
+        self.call_with(service, endpoint, request, &Metadata::new(), &CallOptions::default())
+    }
+
+    /// [`call`](Self::call) with metadata and options.
+    pub fn call_with<Q: Serialize + ?Sized, R: DeserializeOwned>(
+        &self,
+        service: &str,
+        endpoint: &str,
+        request: &Q,
+        metadata: &Metadata,
+        options: &CallOptions,
+    ) -> Result<R, Error> {
+        let body = codec::encode(request)?;
+        let call = Call {
+            service,
+            endpoint,
+            content_type: "application/json",
+            body: &body,
+            metadata,
+            options,
+        };
+        let reply = self.call_raw(&call)?;
+        codec::decode(&reply.body).map_err(|e| {
+            Error::with_id(crate::error::CLIENT_ID, 500, format!("bad reply from {service}: {e}"))
+        })
+    }
+}

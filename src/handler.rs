@@ -1,0 +1,253 @@
+//! What a handler sees and returns: `Handler`, `Context`, `Request`, `Response`.
+
+use std::marker::PhantomData;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::client::{CallOptions, Client};
+use crate::codec;
+use crate::error::Error;
+use crate::metadata::Metadata;
+
+/// Serves one request. Any `Fn(&Context, Request) -> Result<Response, Error>` closure is one.
+pub trait Handler: Send + Sync + 'static {
+    /// Handles `req`; an `Err` is sent as the error JSON with its code as the HTTP status.
+    fn call(&self, ctx: &Context, req: Request) -> Result<Response, Error>;
+}
+
+impl<F> Handler for F
+where
+    F: Fn(&Context, Request) -> Result<Response, Error> + Send + Sync + 'static,
+{
+    fn call(&self, ctx: &Context, req: Request) -> Result<Response, Error> {
+        self(ctx, req)
+    }
+}
+
+/// Adapts a typed closure `Fn(&Context, Q) -> Result<R, Error>` into a JSON [`Handler`].
+pub(crate) struct JsonHandler<F, Q, R> {
+    f: F,
+    _types: PhantomData<fn(Q) -> R>,
+}
+
+impl<F, Q, R> JsonHandler<F, Q, R> {
+    pub(crate) fn new(f: F) -> Self {
+        JsonHandler { f, _types: PhantomData }
+    }
+}
+
+impl<F, Q, R> Handler for JsonHandler<F, Q, R>
+where
+    F: Fn(&Context, Q) -> Result<R, Error> + Send + Sync + 'static,
+    Q: DeserializeOwned + 'static,
+    R: Serialize + 'static,
+{
+    fn call(&self, ctx: &Context, req: Request) -> Result<Response, Error> {
+        let request: Q = codec::decode(&req.body)?;
+        Response::json(&(self.f)(ctx, request)?)
+    }
+}
+
+/// The request's surroundings: incoming metadata, deadline and the client for outbound calls.
+///
+/// Like go's `context.Context` in a go-micro handler: make calls through it.
+#[derive(Clone)]
+pub struct Context {
+    metadata: Metadata,
+    deadline: Option<Instant>,
+    client: Arc<dyn Client>,
+}
+
+impl Context {
+    /// A context outside any request: no metadata, no deadline.
+    pub fn background(client: Arc<dyn Client>) -> Context {
+        Context { metadata: Metadata::new(), deadline: None, client }
+    }
+
+    /// A context for a request that arrived with `metadata` (its headers).
+    pub fn incoming(client: Arc<dyn Client>, metadata: Metadata) -> Context {
+        Context { metadata, deadline: None, client }
+    }
+
+    /// Every header of the incoming request, names compared case-insensitively.
+    pub fn metadata(&self) -> &Metadata {
+        &self.metadata
+    }
+
+    /// When the request's time budget runs out, if it has one.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+
+    /// The client calls made through this context use.
+    pub fn client(&self) -> &Arc<dyn Client> {
+        &self.client
+    }
+
+    /// Calls `service`'s `endpoint` with a JSON request and decodes the JSON reply.
+    pub fn call<Q: Serialize + ?Sized, R: DeserializeOwned>(
+        &self,
+        service: &str,
+        endpoint: &str,
+        request: &Q,
+    ) -> Result<R, Error> {
+        self.call_with(service, endpoint, request, &CallOptions::default())
+    }
+
+    /// [`call`](Self::call) with per-call options.
+    pub fn call_with<Q: Serialize + ?Sized, R: DeserializeOwned>(
+        &self,
+        service: &str,
+        endpoint: &str,
+        request: &Q,
+        options: &CallOptions,
+    ) -> Result<R, Error> {
+        self.client.call_with(service, endpoint, request, &Metadata::new(), options)
+    }
+}
+
+/// An incoming request: method, path, query and body; its headers are in [`Context::metadata`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Request {
+    /// The HTTP method, as sent (`GET`, `POST`, ...).
+    pub method: String,
+    /// The path without the query, such as `/Example.Call`.
+    pub path: String,
+    /// The raw query string without `?` (empty when there is none).
+    pub query: String,
+    /// The body, with any chunked framing removed.
+    pub body: Vec<u8>,
+    /// The peer's address, when the server knows it.
+    pub peer: Option<SocketAddr>,
+}
+
+impl Request {
+    /// The first value of query parameter `name`, percent-decoded (`+` is a space).
+    pub fn query_param(&self, name: &str) -> Option<String> {
+        self.query.split('&').find_map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (percent_decode(k) == name).then(|| percent_decode(v))
+        })
+    }
+
+    /// Decodes the body as JSON (an empty body as `{}`).
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, Error> {
+        codec::decode(&self.body)
+    }
+}
+
+/// Decodes `application/x-www-form-urlencoded` text: `+` is a space, `%XX` a byte.
+///
+/// A `%` not followed by two hex digits is kept as it is; bytes that are not UTF-8 become U+FFFD.
+pub fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |at: usize| bytes.get(at).and_then(|b| (*b as char).to_digit(16));
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if hex(i + 1).is_some() && hex(i + 2).is_some() => {
+                out.push((hex(i + 1).unwrap_or(0) * 16 + hex(i + 2).unwrap_or(0)) as u8);
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// What a handler answers: status, headers and body, written as they are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    /// The HTTP status.
+    pub status: u16,
+    /// Headers other than the framing ones (`Content-Length`, `Connection`, `Date` are the server's).
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    /// A response with `status`, no headers and an empty body.
+    pub fn new(status: u16) -> Response {
+        Response { status, headers: Vec::new(), body: Vec::new() }
+    }
+
+    /// A 200 response with `value` as JSON.
+    pub fn json<T: Serialize + ?Sized>(value: &T) -> Result<Response, Error> {
+        Ok(Response::bytes("application/json", codec::encode(value)?))
+    }
+
+    /// A 200 response with a body of the given content type.
+    pub fn bytes(content_type: &str, body: impl Into<Vec<u8>>) -> Response {
+        Response {
+            status: 200,
+            headers: vec![("Content-Type".into(), content_type.into())],
+            body: body.into(),
+        }
+    }
+
+    /// The error JSON for `err`, with its code as the status; `default_id` names id-less errors.
+    pub fn error(err: &Error, default_id: &str) -> Response {
+        let wire = err.wire(default_id);
+        let mut resp = Response::bytes("application/json", codec::encode_error(&wire));
+        resp.status = wire.code;
+        resp
+    }
+
+    /// Sets the status.
+    pub fn with_status(mut self, status: u16) -> Response {
+        self.status = status;
+        self
+    }
+
+    /// Adds a header.
+    pub fn with_header(mut self, name: &str, value: &str) -> Response {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// The first value of header `name`, whatever its case.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percent_decoding() {
+        assert_eq!(percent_decode("Hobo"), "Hobo");
+        assert_eq!(percent_decode("a+b%20c%2Fd"), "a b c/d");
+        assert_eq!(percent_decode("100%"), "100%");
+        assert_eq!(percent_decode("%zz%4"), "%zz%4");
+        assert_eq!(percent_decode("%C3%A9"), "\u{e9}");
+    }
+
+    #[test]
+    fn query_params() {
+        let req = Request { query: "x=1&name=Ho%20bo&flag".into(), ..Request::default() };
+        assert_eq!(req.query_param("name").as_deref(), Some("Ho bo"));
+        assert_eq!(req.query_param("flag").as_deref(), Some(""));
+        assert_eq!(req.query_param("nope"), None);
+    }
+
+    #[test]
+    fn error_response_uses_the_code_as_status() {
+        let resp = Response::error(&Error::new(415, "no"), "svc");
+        assert_eq!(resp.status, 415);
+        assert_eq!(resp.header("content-type"), Some("application/json"));
+        assert!(resp.body.starts_with(br#"{"id":"svc","code":415"#));
+    }
+}

@@ -1,0 +1,113 @@
+//! Metadata: a small case-insensitive map of header names to values.
+
+/// Header-style key/value pairs, compared case-insensitively and stored with lowercase names.
+///
+/// A call sends each entry as a header; a server hands every incoming header to the handler
+/// as metadata. Lookups are linear: requests carry a handful of headers, and a scan of a short
+/// `Vec` beats hashing them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Metadata {
+    entries: Vec<(String, String)>,
+}
+
+impl Metadata {
+    /// An empty map.
+    pub fn new() -> Metadata {
+        Metadata::default()
+    }
+
+    /// An empty map with room for `n` entries.
+    pub fn with_capacity(n: usize) -> Metadata {
+        Metadata { entries: Vec::with_capacity(n) }
+    }
+
+    /// The first value stored under `key`, whatever its case.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.entries
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every value stored under `key`, in arrival order.
+    pub fn get_all<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.entries
+            .iter()
+            .filter(move |(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Whether `key` is present.
+    pub fn contains(&self, key: &str) -> bool {
+        self.get(key).is_some()
+    }
+
+    /// Sets `key` to `value`, replacing every earlier value.
+    pub fn insert(&mut self, key: &str, value: impl Into<String>) {
+        self.remove(key);
+        self.append(key, value);
+    }
+
+    /// Adds a value under `key`, keeping earlier ones (repeated headers).
+    pub fn append(&mut self, key: &str, value: impl Into<String>) {
+        self.entries.push((key.to_ascii_lowercase(), value.into()));
+    }
+
+    /// Removes every value under `key`.
+    pub fn remove(&mut self, key: &str) {
+        self.entries.retain(|(k, _)| !k.eq_ignore_ascii_case(key));
+    }
+
+    /// The entries in arrival order, names lowercase.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.entries.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    /// The number of entries.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether there are no entries.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+impl<K: AsRef<str>, V: Into<String>> FromIterator<(K, V)> for Metadata {
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Metadata {
+        let mut md = Metadata::new();
+        for (k, v) in iter {
+            md.append(k.as_ref(), v);
+        }
+        md
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Metadata;
+
+    #[test]
+    fn lookups_ignore_case() {
+        let md: Metadata = [("X-Request-Id", "abc"), ("Content-Type", "application/json")]
+            .into_iter()
+            .collect();
+        assert_eq!(md.get("x-request-id"), Some("abc"));
+        assert_eq!(md.get("CONTENT-TYPE"), Some("application/json"));
+        assert_eq!(md.get("missing"), None);
+        assert_eq!(md.iter().next(), Some(("x-request-id", "abc")));
+    }
+
+    #[test]
+    fn insert_replaces_and_append_keeps() {
+        let mut md = Metadata::new();
+        md.append("B3", "1");
+        md.append("b3", "2");
+        assert_eq!(md.get_all("b3").collect::<Vec<_>>(), ["1", "2"]);
+        md.insert("B3", "3");
+        assert_eq!(md.get_all("b3").collect::<Vec<_>>(), ["3"]);
+        md.remove("b3");
+        assert!(md.is_empty());
+    }
+}

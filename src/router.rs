@@ -1,0 +1,204 @@
+//! The router: from a parsed request to a handler's response, with the framework's errors.
+//!
+//! Both servers hand every request here, so routing, content types, panics and the error JSON
+//! behave the same whichever server runs. No I/O happens here.
+
+use std::collections::HashMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+
+use crate::client::Client;
+use crate::error::Error;
+use crate::handler::{Context, Handler, Request, Response};
+use crate::metadata::Metadata;
+
+/// A route's handler and what it accepts.
+pub(crate) struct Route {
+    /// Allowed methods; `GET` also allows `HEAD`.
+    pub methods: Vec<String>,
+    /// The handler.
+    pub handler: Box<dyn Handler>,
+    /// Whether the body must be JSON (typed RPC endpoints).
+    pub json: bool,
+    /// Whether this is an RPC endpoint (`/Service.Method`) rather than an API path.
+    pub rpc: bool,
+}
+
+/// Routes requests of one service to its handlers. Built by [`Service`](crate::Service).
+pub struct Router {
+    name: String,
+    routes: HashMap<String, Route>,
+    client: Arc<dyn Client>,
+}
+
+impl Router {
+    pub(crate) fn new(name: &str, routes: HashMap<String, Route>, client: Arc<dyn Client>) -> Router {
+        Router { name: name.to_string(), routes, client }
+    }
+
+    /// The service name, used as the id of the framework's errors.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The error JSON response for `err`, named after this service when it has no id.
+    pub fn error(&self, err: &Error) -> Response {
+        Response::error(err, &self.name)
+    }
+
+    /// Routes one request and returns what to send; never panics, whatever the handler does.
+    pub fn dispatch(&self, metadata: Metadata, mut req: Request) -> Response {
+        let Some(route) = self.routes.get(req.path.as_str()) else {
+            let what = match req.path.strip_prefix('/') {
+                Some(endpoint) if is_endpoint(endpoint) => format!("unknown endpoint {endpoint}"),
+                _ => format!("unknown path {}", req.path),
+            };
+            return self.error(&Error::not_found(what));
+        };
+        let head_as_get = req.method == "HEAD" && route.methods.iter().any(|m| m == "GET");
+        if !head_as_get && !route.methods.iter().any(|m| *m == req.method) {
+            let allow = route.methods.join(", ");
+            let err = Error::new(405, format!("method {} not allowed on {}", req.method, req.path));
+            return self.error(&err).with_header("Allow", &allow);
+        }
+        if head_as_get {
+            req.method = "GET".into();
+        }
+        if route.json
+            && let Some(ct) = metadata.get("content-type")
+            && !is_json(ct)
+        {
+            let err = Error::new(415, format!("unsupported content type {ct:?} for {}", req.path));
+            return self.error(&err);
+        }
+        let ctx = Context::incoming(self.client.clone(), metadata);
+        match catch_unwind(AssertUnwindSafe(|| route.handler.call(&ctx, req))) {
+            Ok(Ok(resp)) => resp,
+            Ok(Err(err)) => self.error(&err),
+            Err(_panic) => {
+                log::error!("{}: handler panicked", self.name);
+                self.error(&Error::internal("handler panicked"))
+            }
+        }
+    }
+}
+
+/// Whether `s` looks like `Service.Method`.
+fn is_endpoint(s: &str) -> bool {
+    s.contains('.') && !s.contains('/')
+}
+
+/// Whether a content type is JSON: `application/json`, parameters such as `charset` allowed.
+pub(crate) fn is_json(content_type: &str) -> bool {
+    let essence = content_type.split(';').next().unwrap_or("").trim();
+    essence.eq_ignore_ascii_case("application/json")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::{Call, Reply};
+    use crate::handler::JsonHandler;
+    use serde::{Deserialize, Serialize};
+
+    struct NoClient;
+    impl Client for NoClient {
+        fn call_raw(&self, _: &Call<'_>) -> Result<Reply, Error> {
+            Err(Error::Unreachable("no client in tests".into()))
+        }
+    }
+
+    #[derive(Deserialize)]
+    struct Hello {
+        name: String,
+    }
+    #[derive(Serialize)]
+    struct Reply2 {
+        msg: String,
+    }
+
+    fn router() -> Router {
+        let mut routes = HashMap::new();
+        let hello = JsonHandler::new(|_: &Context, q: Hello| {
+            if q.name == "panic" {
+                panic!("secret panic text");
+            }
+            if q.name.is_empty() {
+                return Err(Error::bad_request("name is empty"));
+            }
+            Ok(Reply2 { msg: format!("Hello {}", q.name) })
+        });
+        routes.insert(
+            "/Example.Call".into(),
+            Route { methods: vec!["POST".into()], handler: Box::new(hello), json: true, rpc: true },
+        );
+        let api = |_: &Context, req: Request| {
+            Ok(Response::bytes("text/plain", req.query_param("name").unwrap_or_default()).with_status(201))
+        };
+        routes.insert(
+            "/example/call".into(),
+            Route { methods: vec!["GET".into(), "POST".into()], handler: Box::new(api), json: false, rpc: false },
+        );
+        Router::new("go.micro.srv.sample", routes, Arc::new(NoClient))
+    }
+
+    fn check(method: &str, path: &str, ct: Option<&str>, body: &str, status: u16, needle: &str) -> Response {
+        let mut md = Metadata::new();
+        if let Some(ct) = ct {
+            md.insert("content-type", ct);
+        }
+        let (path, query) = path.split_once('?').unwrap_or((path, ""));
+        let req = Request {
+            method: method.into(),
+            path: path.into(),
+            query: query.into(),
+            body: body.into(),
+            peer: None,
+        };
+        let resp = router().dispatch(md, req);
+        let text = String::from_utf8_lossy(&resp.body).into_owned();
+        assert_eq!(resp.status, status, "{method} {path}: {text}");
+        assert!(text.contains(needle), "{text:?} lacks {needle:?}");
+        resp
+    }
+
+    #[test]
+    fn rpc_call_and_errors() {
+        check("POST", "/Example.Call", None, r#"{"name":"Hobo"}"#, 200, r#"{"msg":"Hello Hobo"}"#);
+        check("POST", "/Example.Call", Some("application/json; charset=utf-8"), r#"{"name":"Hobo"}"#, 200, "Hello Hobo");
+        check("POST", "/Example.Call", None, "", 400, "missing field");
+        check("POST", "/Example.Call", None, "{", 400, r#""status":"Bad Request""#);
+        check("POST", "/Example.Call", None, r#"{"name":""}"#, 400, "name is empty");
+        check("POST", "/Example.Nope", None, "{}", 404, "unknown endpoint Example.Nope");
+        check("GET", "/nope", None, "", 404, "unknown path /nope");
+        check("POST", "/Example.Call", Some("text/plain"), "x", 415, "unsupported content type");
+    }
+
+    #[test]
+    fn wrong_method_gets_405_with_allow() {
+        let resp = check("GET", "/Example.Call", None, "", 405, "method GET not allowed");
+        assert_eq!(resp.header("allow"), Some("POST"));
+        let resp = check("PUT", "/example/call", None, "", 405, "not allowed");
+        assert_eq!(resp.header("allow"), Some("GET, POST"));
+    }
+
+    #[test]
+    fn api_route_answers_as_written_and_head_works_like_get() {
+        check("GET", "/example/call?name=Hobo", None, "", 201, "Hobo");
+        check("HEAD", "/example/call?name=Hobo", None, "", 201, "Hobo");
+    }
+
+    #[test]
+    fn panics_become_500_without_the_panic_text() {
+        let resp = check("POST", "/Example.Call", None, r#"{"name":"panic"}"#, 500, "handler panicked");
+        assert!(!String::from_utf8_lossy(&resp.body).contains("secret"));
+    }
+
+    #[test]
+    fn json_content_types() {
+        assert!(is_json("application/json"));
+        assert!(is_json("Application/JSON ; charset=utf-8"));
+        assert!(!is_json("application/jsonx"));
+        assert!(!is_json("text/json"));
+    }
+}
