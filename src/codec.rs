@@ -42,14 +42,6 @@ pub fn decode_error(http_status: u16, body: &[u8]) -> Error {
     Error::with_id("", http_status, text.trim())
 }
 
-/// Pretty-prints any JSON text for people; other text comes back unchanged.
-pub fn pretty(body: &[u8]) -> String {
-    match serde_json::from_slice::<serde_json::Value>(body) {
-        Ok(value) => serde_json::to_string_pretty(&value).unwrap_or_default(),
-        Err(_) => String::from_utf8_lossy(body).into_owned(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -91,8 +83,14 @@ mod tests {
     #[test]
     fn non_json_error_body_becomes_the_detail() {
         let err = decode_error(503, b"upstream connect error\n");
-        assert_eq!((err.status(), err.detail().as_str()), (503, "upstream connect error"));
+        assert_eq!(
+            (err.status(), err.detail().as_str()),
+            (503, "upstream connect error")
+        );
         let err = decode_error(502, br#"{"unrelated":true}"#);
-        assert_eq!((err.status(), err.detail().as_str()), (502, r#"{"unrelated":true}"#));
+        assert_eq!(
+            (err.status(), err.detail().as_str()),
+            (502, r#"{"unrelated":true}"#)
+        );
     }
 }

@@ -58,7 +58,11 @@ impl Error {
 
     /// An error with an explicit id, as go-micro's `errors.New(id, detail, code)`.
     pub fn with_id(id: impl Into<String>, code: u16, detail: impl Into<String>) -> Error {
-        Error::Micro { id: id.into(), code, detail: detail.into() }
+        Error::Micro {
+            id: id.into(),
+            code,
+            detail: detail.into(),
+        }
     }
 
     /// A 400 error.
@@ -122,7 +126,11 @@ impl Error {
     /// Turns a decoded error JSON back into an error; a zero code takes the HTTP status.
     pub fn from_wire(wire: WireError, http_status: u16) -> Error {
         let code = if wire.code == 0 { http_status } else { wire.code };
-        Error::Micro { id: wire.id, code, detail: wire.detail }
+        Error::Micro {
+            id: wire.id,
+            code,
+            detail: wire.detail,
+        }
     }
 }
 
@@ -196,7 +204,11 @@ mod tests {
         let wire = Error::with_id("a", 418, "teapot").wire("b");
         let back = Error::from_wire(wire.clone(), 500);
         assert_eq!(back.wire("c"), wire);
-        let zero = WireError { id: "a".into(), detail: "d".into(), ..WireError::default() };
+        let zero = WireError {
+            id: "a".into(),
+            detail: "d".into(),
+            ..WireError::default()
+        };
         assert_eq!(Error::from_wire(zero, 502).status(), 502);
     }
 
@@ -204,6 +216,10 @@ mod tests {
     fn display_is_lowercase_and_names_the_code() {
         assert_eq!(Error::bad_request("bad").to_string(), "bad (400)");
         assert_eq!(Error::with_id("s", 404, "gone").to_string(), "s: gone (404)");
-        assert!(Error::Address("empty".into()).to_string().starts_with("bad call address"));
+        assert!(
+            Error::Address("empty".into())
+                .to_string()
+                .starts_with("bad call address")
+        );
     }
 }

@@ -36,7 +36,10 @@ pub(crate) struct JsonHandler<F, Q, R> {
 
 impl<F, Q, R> JsonHandler<F, Q, R> {
     pub(crate) fn new(f: F) -> Self {
-        JsonHandler { f, _types: PhantomData }
+        JsonHandler {
+            f,
+            _types: PhantomData,
+        }
     }
 }
 
@@ -65,12 +68,20 @@ pub struct Context {
 impl Context {
     /// A context outside any request: no metadata, no deadline.
     pub fn background(client: Arc<dyn Client>) -> Context {
-        Context { metadata: Metadata::new(), deadline: None, client }
+        Context {
+            metadata: Metadata::new(),
+            deadline: None,
+            client,
+        }
     }
 
     /// A context for a request that arrived with `metadata` (its headers).
     pub fn incoming(client: Arc<dyn Client>, metadata: Metadata) -> Context {
-        Context { metadata, deadline: None, client }
+        Context {
+            metadata,
+            deadline: None,
+            client,
+        }
     }
 
     /// Every header of the incoming request, names compared case-insensitively.
@@ -106,7 +117,8 @@ impl Context {
         request: &Q,
         options: &CallOptions,
     ) -> Result<R, Error> {
-        self.client.call_with(service, endpoint, request, &Metadata::new(), options)
+        self.client
+            .call_with(service, endpoint, request, &Metadata::new(), options)
     }
 }
 
@@ -176,7 +188,11 @@ pub struct Response {
 impl Response {
     /// A response with `status`, no headers and an empty body.
     pub fn new(status: u16) -> Response {
-        Response { status, headers: Vec::new(), body: Vec::new() }
+        Response {
+            status,
+            headers: Vec::new(),
+            body: Vec::new(),
+        }
     }
 
     /// A 200 response with `value` as JSON.
@@ -237,7 +253,10 @@ mod tests {
 
     #[test]
     fn query_params() {
-        let req = Request { query: "x=1&name=Ho%20bo&flag".into(), ..Request::default() };
+        let req = Request {
+            query: "x=1&name=Ho%20bo&flag".into(),
+            ..Request::default()
+        };
         assert_eq!(req.query_param("name").as_deref(), Some("Ho bo"));
         assert_eq!(req.query_param("flag").as_deref(), Some(""));
         assert_eq!(req.query_param("nope"), None);

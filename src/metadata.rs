@@ -18,7 +18,9 @@ impl Metadata {
 
     /// An empty map with room for `n` entries.
     pub fn with_capacity(n: usize) -> Metadata {
-        Metadata { entries: Vec::with_capacity(n) }
+        Metadata {
+            entries: Vec::with_capacity(n),
+        }
     }
 
     /// The first value stored under `key`, whatever its case.

@@ -41,9 +41,8 @@ pub fn target(service: &str, call_address: &str) -> Result<Target, Error> {
     if let Some(port) = call_address.strip_prefix(':') {
         let port = parse_port(port, call_address)?;
         let host = service.replace('.', "-").to_ascii_lowercase();
-        check_label(&host).map_err(|why| {
-            Error::Address(format!("service {service:?} maps to {host:?}, {why}"))
-        })?;
+        check_label(&host)
+            .map_err(|why| Error::Address(format!("service {service:?} maps to {host:?}, {why}")))?;
         return Ok(Target { host, port });
     }
     parse_host_port(call_address)
@@ -59,7 +58,10 @@ pub fn parse_host_port(addr: &str) -> Result<Target, Error> {
         return Err(Error::Address(format!("{addr:?} has no host")));
     }
     let port = parse_port(port, addr)?;
-    Ok(Target { host: host.to_ascii_lowercase(), port })
+    Ok(Target {
+        host: host.to_ascii_lowercase(),
+        port,
+    })
 }
 
 fn parse_port(port: &str, whole: &str) -> Result<u16, Error> {
@@ -109,9 +111,14 @@ impl Overrides {
     /// Parses and adds one `HOST:PORT=ADDR:PORT` entry.
     pub fn add_entry(&mut self, entry: &str) -> Result<(), Error> {
         let bad = |why: &str| Error::Address(format!("bad --resolve entry {entry:?}: {why}"));
-        let (from, to) = entry.split_once('=').ok_or_else(|| bad("want HOST:PORT=ADDR:PORT"))?;
+        let (from, to) = entry
+            .split_once('=')
+            .ok_or_else(|| bad("want HOST:PORT=ADDR:PORT"))?;
         let from = parse_host_port(from.trim()).map_err(|e| bad(&e.to_string()))?;
-        let to: SocketAddr = to.trim().parse().map_err(|_| bad("ADDR:PORT must be an IP and a port"))?;
+        let to: SocketAddr = to
+            .trim()
+            .parse()
+            .map_err(|_| bad("ADDR:PORT must be an IP and a port"))?;
         self.map.insert(from.to_string(), to);
         Ok(())
     }
@@ -137,7 +144,11 @@ mod tests {
     use super::*;
 
     fn check(service: &str, addr: &str, want: &str) {
-        assert_eq!(target(service, addr).unwrap().to_string(), want, "{service} + {addr}");
+        assert_eq!(
+            target(service, addr).unwrap().to_string(),
+            want,
+            "{service} + {addr}"
+        );
     }
 
     #[test]
@@ -150,7 +161,11 @@ mod tests {
     #[test]
     fn fixed_addresses_are_kept() {
         check("go.micro.srv.sample", "127.0.0.1:8082", "127.0.0.1:8082");
-        check("x", "srv.other.svc.cluster.local:9080", "srv.other.svc.cluster.local:9080");
+        check(
+            "x",
+            "srv.other.svc.cluster.local:9080",
+            "srv.other.svc.cluster.local:9080",
+        );
         check("x", "[::1]:9080", "[::1]:9080");
     }
 
@@ -177,7 +192,10 @@ mod tests {
     #[test]
     fn overrides_parse_and_look_up() {
         let o = Overrides::parse(&["go-micro-srv-sample:9080=127.0.0.1:18080"]).unwrap();
-        assert_eq!(o.get("go-micro-srv-sample:9080"), Some("127.0.0.1:18080".parse().unwrap()));
+        assert_eq!(
+            o.get("go-micro-srv-sample:9080"),
+            Some("127.0.0.1:18080".parse().unwrap())
+        );
         assert_eq!(o.get("go-micro-srv-sample:9081"), None);
         for bad in ["nohost", "a:1=b", "a:1=localhost:80", "a=127.0.0.1:1"] {
             assert!(Overrides::parse(&[bad]).is_err(), "{bad}");

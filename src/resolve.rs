@@ -22,7 +22,11 @@ pub struct Resolve {
 impl Resolve {
     /// A resolver with the given overrides, caching answers for `ttl` (zero: no cache).
     pub fn new(overrides: Overrides, ttl: Duration) -> Resolve {
-        Resolve { overrides, ttl, cache: RwLock::new(HashMap::new()) }
+        Resolve {
+            overrides,
+            ttl,
+            cache: RwLock::new(HashMap::new()),
+        }
     }
 
     /// The addresses for `host_port`, with `lookup` called only on a cache miss.
@@ -35,15 +39,21 @@ impl Resolve {
             return Ok(vec![addr]);
         }
         let now = Instant::now();
-        if let Some((expires, addrs)) = self.cache.read().unwrap_or_else(|p| p.into_inner()).get(host_port)
+        if let Some((expires, addrs)) = self
+            .cache
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(host_port)
             && *expires > now
         {
             return Ok(addrs.clone());
         }
-        let addrs = lookup(host_port)
-            .map_err(|e| Error::Unreachable(format!("cannot resolve {host_port}: {e}")))?;
+        let addrs =
+            lookup(host_port).map_err(|e| Error::Unreachable(format!("cannot resolve {host_port}: {e}")))?;
         if addrs.is_empty() {
-            return Err(Error::Unreachable(format!("cannot resolve {host_port}: no addresses")));
+            return Err(Error::Unreachable(format!(
+                "cannot resolve {host_port}: no addresses"
+            )));
         }
         if !self.ttl.is_zero() {
             let mut cache = self.cache.write().unwrap_or_else(|p| p.into_inner());
@@ -72,7 +82,9 @@ mod tests {
     fn overrides_win_without_lookup() {
         let o = Overrides::parse(&["srv:9080=127.0.0.1:1234"]).unwrap();
         let r = Resolve::new(o, Duration::from_secs(5));
-        let got = r.resolve_with("srv:9080", |_| panic!("no lookup expected")).unwrap();
+        let got = r
+            .resolve_with("srv:9080", |_| panic!("no lookup expected"))
+            .unwrap();
         assert_eq!(got, [addr("127.0.0.1:1234")]);
     }
 
@@ -104,7 +116,9 @@ mod tests {
             .unwrap();
         }
         assert_eq!(calls.get(), 2);
-        let err = r.resolve_with("nope:80", |_| Err(std::io::Error::other("nxdomain"))).unwrap_err();
+        let err = r
+            .resolve_with("nope:80", |_| Err(std::io::Error::other("nxdomain")))
+            .unwrap_err();
         assert_eq!(err.status(), 503);
     }
 }

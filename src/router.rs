@@ -20,8 +20,6 @@ pub(crate) struct Route {
     pub handler: Box<dyn Handler>,
     /// Whether the body must be JSON (typed RPC endpoints).
     pub json: bool,
-    /// Whether this is an RPC endpoint (`/Service.Method`) rather than an API path.
-    pub rpc: bool,
 }
 
 /// Routes requests of one service to its handlers. Built by [`Service`](crate::Service).
@@ -33,7 +31,11 @@ pub struct Router {
 
 impl Router {
     pub(crate) fn new(name: &str, routes: HashMap<String, Route>, client: Arc<dyn Client>) -> Router {
-        Router { name: name.to_string(), routes, client }
+        Router {
+            name: name.to_string(),
+            routes,
+            client,
+        }
     }
 
     /// The service name, used as the id of the framework's errors.
@@ -126,18 +128,28 @@ mod tests {
             if q.name.is_empty() {
                 return Err(Error::bad_request("name is empty"));
             }
-            Ok(Reply2 { msg: format!("Hello {}", q.name) })
+            Ok(Reply2 {
+                msg: format!("Hello {}", q.name),
+            })
         });
         routes.insert(
             "/Example.Call".into(),
-            Route { methods: vec!["POST".into()], handler: Box::new(hello), json: true, rpc: true },
+            Route {
+                methods: vec!["POST".into()],
+                handler: Box::new(hello),
+                json: true,
+            },
         );
         let api = |_: &Context, req: Request| {
             Ok(Response::bytes("text/plain", req.query_param("name").unwrap_or_default()).with_status(201))
         };
         routes.insert(
             "/example/call".into(),
-            Route { methods: vec!["GET".into(), "POST".into()], handler: Box::new(api), json: false, rpc: false },
+            Route {
+                methods: vec!["GET".into(), "POST".into()],
+                handler: Box::new(api),
+                json: false,
+            },
         );
         Router::new("go.micro.srv.sample", routes, Arc::new(NoClient))
     }
@@ -164,14 +176,56 @@ mod tests {
 
     #[test]
     fn rpc_call_and_errors() {
-        check("POST", "/Example.Call", None, r#"{"name":"Hobo"}"#, 200, r#"{"msg":"Hello Hobo"}"#);
-        check("POST", "/Example.Call", Some("application/json; charset=utf-8"), r#"{"name":"Hobo"}"#, 200, "Hello Hobo");
+        check(
+            "POST",
+            "/Example.Call",
+            None,
+            r#"{"name":"Hobo"}"#,
+            200,
+            r#"{"msg":"Hello Hobo"}"#,
+        );
+        check(
+            "POST",
+            "/Example.Call",
+            Some("application/json; charset=utf-8"),
+            r#"{"name":"Hobo"}"#,
+            200,
+            "Hello Hobo",
+        );
         check("POST", "/Example.Call", None, "", 400, "missing field");
-        check("POST", "/Example.Call", None, "{", 400, r#""status":"Bad Request""#);
-        check("POST", "/Example.Call", None, r#"{"name":""}"#, 400, "name is empty");
-        check("POST", "/Example.Nope", None, "{}", 404, "unknown endpoint Example.Nope");
+        check(
+            "POST",
+            "/Example.Call",
+            None,
+            "{",
+            400,
+            r#""status":"Bad Request""#,
+        );
+        check(
+            "POST",
+            "/Example.Call",
+            None,
+            r#"{"name":""}"#,
+            400,
+            "name is empty",
+        );
+        check(
+            "POST",
+            "/Example.Nope",
+            None,
+            "{}",
+            404,
+            "unknown endpoint Example.Nope",
+        );
         check("GET", "/nope", None, "", 404, "unknown path /nope");
-        check("POST", "/Example.Call", Some("text/plain"), "x", 415, "unsupported content type");
+        check(
+            "POST",
+            "/Example.Call",
+            Some("text/plain"),
+            "x",
+            415,
+            "unsupported content type",
+        );
     }
 
     #[test]
@@ -190,7 +244,14 @@ mod tests {
 
     #[test]
     fn panics_become_500_without_the_panic_text() {
-        let resp = check("POST", "/Example.Call", None, r#"{"name":"panic"}"#, 500, "handler panicked");
+        let resp = check(
+            "POST",
+            "/Example.Call",
+            None,
+            r#"{"name":"panic"}"#,
+            500,
+            "handler panicked",
+        );
         assert!(!String::from_utf8_lossy(&resp.body).contains("secret"));
     }
 

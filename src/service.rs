@@ -98,7 +98,15 @@ impl Service {
         S: Into<OsString>,
     {
         let args = args.into_iter().map(Into::into).collect();
-        match flags::parse(&self.name, &self.version, args, &|_| None, &self.own_flags, &self.flags, SERVERS)? {
+        match flags::parse(
+            &self.name,
+            &self.version,
+            args,
+            &|_| None,
+            &self.own_flags,
+            &self.flags,
+            SERVERS,
+        )? {
             flags::Parsed::Run(flags) => self.flags = flags,
             flags::Parsed::Help(text) => return Err(Error::Flag(text)),
         }
@@ -160,22 +168,34 @@ impl Service {
         Q: DeserializeOwned + 'static,
         R: Serialize + 'static,
     {
-        self.route(endpoint_path(endpoint), &["POST"], Box::new(JsonHandler::new(f)), true, true)
+        self.route(
+            endpoint_path(endpoint),
+            &["POST"],
+            Box::new(JsonHandler::new(f)),
+            true,
+        )
     }
 
     /// Serves RPC endpoint `endpoint` with a raw handler that takes any content type.
     pub fn rpc_raw(self, endpoint: &str, handler: impl Handler) -> Service {
-        self.route(endpoint_path(endpoint), &["POST"], Box::new(handler), false, true)
+        self.route(endpoint_path(endpoint), &["POST"], Box::new(handler), false)
     }
 
     /// Serves HTTP `path` for `methods` (API mode); the handler's status, headers and body are sent as they are.
     pub fn api(self, path: &str, methods: &[&str], handler: impl Handler) -> Service {
-        self.route(path.to_string(), methods, Box::new(handler), false, false)
+        self.route(path.to_string(), methods, Box::new(handler), false)
     }
 
-    fn route(mut self, path: String, methods: &[&str], handler: Box<dyn Handler>, json: bool, rpc: bool) -> Service {
+    fn route(mut self, path: String, methods: &[&str], handler: Box<dyn Handler>, json: bool) -> Service {
         let methods = methods.iter().map(|m| m.to_ascii_uppercase()).collect();
-        self.routes.insert(path, Route { methods, handler, json, rpc });
+        self.routes.insert(
+            path,
+            Route {
+                methods,
+                handler,
+                json,
+            },
+        );
         self
     }
 
@@ -195,13 +215,26 @@ impl Service {
             None => server_by_name(&self.flags.server, &self.limits)?,
         };
         let addr = &self.flags.server_address;
-        let listener = TcpListener::bind(addr)
-            .map_err(|e| Error::Io(std::io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}"))))?;
+        let listener = TcpListener::bind(addr).map_err(|e| {
+            Error::Io(std::io::Error::new(
+                e.kind(),
+                format!("cannot listen on {addr}: {e}"),
+            ))
+        })?;
         let router = Arc::new(Router::new(&self.name, self.routes, client.clone()));
         let server_name = server.name();
         let handle = server.serve(listener, router)?;
-        log::info!("{} {} listening on {} (server {server_name})", self.name, self.version, handle.addr());
-        Ok(ServiceHandle { name: self.name, server: handle, client })
+        log::info!(
+            "{} {} listening on {} (server {server_name})",
+            self.name,
+            self.version,
+            handle.addr()
+        );
+        Ok(ServiceHandle {
+            name: self.name,
+            server: handle,
+            client,
+        })
     }
 
     /// Parses flags (unless [`init`](Service::init) did), starts, and serves until SIGTERM or
@@ -210,17 +243,17 @@ impl Service {
         let service = if self.parsed { self } else { self.init() };
         let handle = service.start()?;
         eprintln!("{} listening on {}", handle.name, handle.addr());
-        let mut signals = signal_hook::iterator::Signals::new([
-            signal_hook::consts::SIGTERM,
-            signal_hook::consts::SIGINT,
-        ])?;
+        let mut signals =
+            signal_hook::iterator::Signals::new([signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT])?;
         let signals_handle = signals.handle();
         let stop = handle.server.stopper();
-        let watcher = std::thread::Builder::new().name("signals".into()).spawn(move || {
-            if signals.forever().next().is_some() {
-                stop();
-            }
-        })?;
+        let watcher = std::thread::Builder::new()
+            .name("signals".into())
+            .spawn(move || {
+                if signals.forever().next().is_some() {
+                    stop();
+                }
+            })?;
         let result = handle.server.join();
         signals_handle.close();
         let _ = watcher.join();
@@ -238,7 +271,10 @@ fn server_by_name(name: &str, limits: &Limits) -> Result<Box<dyn Server>, Error>
         "http" => Ok(Box::new(HttpServer::new(limits.clone()))),
         #[cfg(feature = "tiny-http")]
         "tiny_http" => Ok(Box::new(crate::server::tiny::TinyHttpServer::new(limits.clone()))),
-        other => Err(Error::Flag(format!("unknown server {other:?} (known: {})", SERVERS.join(", ")))),
+        other => Err(Error::Flag(format!(
+            "unknown server {other:?} (known: {})",
+            SERVERS.join(", ")
+        ))),
     }
 }
 

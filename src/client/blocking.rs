@@ -1,43 +1,260 @@
 //! The blocking HTTP client on ureq: the only home of ureq.
 
-use crate::client::{Call, Client, Reply};
-use crate::error::Error;
-use crate::name::Overrides;
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
 
-/// The mesh client: blocking, one shared ureq agent, no proxy, cached DNS.
-pub struct HttpClient {}
+use ureq::unversioned::resolver::{ResolvedSocketAddrs, Resolver};
+use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
+
+use crate::client::{Call, Client, Reply};
+use crate::codec;
+use crate::error::{CLIENT_ID, Error};
+use crate::name::{self, Overrides};
+use crate::resolve::Resolve;
+
+/// Headers a caller's metadata may not set: the client computes them, or they are hop-by-hop.
+const NOT_SENT: [&str; 11] = [
+    "host",
+    "content-length",
+    "content-type",
+    "timeout",
+    "connection",
+    "keep-alive",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "expect",
+];
+
+/// The mesh client: blocking calls on one shared ureq agent.
+///
+/// It ignores `HTTP_PROXY` variables (mesh traffic must go to the sidecar, not a proxy), reads
+/// error bodies instead of failing on the status, keeps an idle pool as big as the expected
+/// concurrency, protects each phase of a call with the budget instead of ureq's thread-spawning
+/// global timeout, and caches DNS answers for a short time (ureq resolves on every call).
+pub struct HttpClient {
+    agent: ureq::Agent,
+    call_address: String,
+    timeout: Duration,
+    max_reply: u64,
+}
 
 /// Configures an [`HttpClient`].
-pub struct HttpClientBuilder {}
+#[derive(Debug, Clone)]
+pub struct HttpClientBuilder {
+    call_address: String,
+    overrides: Overrides,
+    timeout: Duration,
+    pool_per_host: usize,
+    dns_ttl: Duration,
+    max_reply: u64,
+}
 
 impl HttpClient {
-    /// A builder with defaults.
+    /// A builder with defaults: call address `:9080`, 5 s budget, 128 idle connections per host,
+    /// DNS answers cached for 5 s, replies up to 16 MiB.
     pub fn builder() -> HttpClientBuilder {
-        HttpClientBuilder {}
+        HttpClientBuilder {
+            call_address: ":9080".into(),
+            overrides: Overrides::new(),
+            timeout: Duration::from_secs(5),
+            pool_per_host: 128,
+            dns_ttl: Duration::from_secs(5),
+            max_reply: 16 << 20,
+        }
+    }
+
+    /// The default call address.
+    pub fn call_address(&self) -> &str {
+        &self.call_address
     }
 }
 
 impl HttpClientBuilder {
-    /// Sets the default call address.
-    pub fn call_address(self, _addr: &str) -> Self {
+    /// Sets the default call address: `:PORT` (the name rule) or a fixed `HOST:PORT`.
+    pub fn call_address(mut self, addr: &str) -> Self {
+        self.call_address = addr.into();
         self
     }
-    /// Sets the override map.
-    pub fn overrides(self, _o: Overrides) -> Self {
+
+    /// Replaces the override map.
+    pub fn overrides(mut self, overrides: Overrides) -> Self {
+        self.overrides = overrides;
         self
     }
-    /// Adds one override.
-    pub fn resolve(self, _entry: &str) -> Result<Self, Error> {
+
+    /// Adds one `HOST:PORT=ADDR:PORT` override.
+    pub fn resolve(mut self, entry: &str) -> Result<Self, Error> {
+        self.overrides.add_entry(entry)?;
         Ok(self)
     }
+
+    /// Sets the default time budget of a call (sent as `Timeout`).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Sets how many idle keep-alive connections are kept per host: at least the concurrency.
+    pub fn pool_per_host(mut self, n: usize) -> Self {
+        self.pool_per_host = n.max(1);
+        self
+    }
+
+    /// Sets how long a DNS answer is reused (zero: look up on every call).
+    pub fn dns_ttl(mut self, ttl: Duration) -> Self {
+        self.dns_ttl = ttl;
+        self
+    }
+
+    /// Sets the largest reply body accepted.
+    pub fn max_reply(mut self, bytes: u64) -> Self {
+        self.max_reply = bytes;
+        self
+    }
+
     /// Builds the client.
     pub fn build(self) -> HttpClient {
-        HttpClient {}
+        let t = Some(self.timeout);
+        let config = ureq::Agent::config_builder()
+            .proxy(None)
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .user_agent(concat!("micro-mesh/", env!("CARGO_PKG_VERSION")))
+            .max_idle_connections_per_host(self.pool_per_host)
+            .max_idle_connections(self.pool_per_host.saturating_mul(8))
+            .timeout_connect(t)
+            .timeout_send_request(t)
+            .timeout_send_body(t)
+            .timeout_recv_response(t)
+            .timeout_recv_body(t)
+            .build();
+        let resolver = MeshResolver(Arc::new(Resolve::new(self.overrides, self.dns_ttl)));
+        HttpClient {
+            agent: ureq::Agent::with_parts(config, DefaultConnector::default(), resolver),
+            call_address: self.call_address,
+            timeout: self.timeout,
+            max_reply: self.max_reply,
+        }
     }
 }
 
 impl Client for HttpClient {
-    fn call_raw(&self, _call: &Call<'_>) -> Result<Reply, Error> {
-        todo!("in progress")
+    fn call_raw(&self, call: &Call<'_>) -> Result<Reply, Error> {
+        let address = call.options.address.as_deref().unwrap_or(&self.call_address);
+        let target = name::target(call.service, address)?;
+        let url = format!("http://{target}/{}", call.endpoint.trim_start_matches('/'));
+        let budget = call.options.timeout.unwrap_or(self.timeout);
+        let mut req = self
+            .agent
+            .post(&url)
+            .header("Content-Type", call.content_type)
+            .header("Timeout", budget.as_nanos().to_string());
+        for (key, value) in call.metadata.iter() {
+            if !NOT_SENT.contains(&key) && !key.starts_with("proxy-") {
+                req = req.header(key, value);
+            }
+        }
+        if budget != self.timeout {
+            let t = Some(budget);
+            req = req
+                .config()
+                .timeout_connect(t)
+                .timeout_send_request(t)
+                .timeout_send_body(t)
+                .timeout_recv_response(t)
+                .timeout_recv_body(t)
+                .build();
+        }
+        let mut resp = req
+            .send(call.body)
+            .map_err(|e| client_error(e, &target.to_string()))?;
+        let status = resp.status().as_u16();
+        let content_type = resp
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        let body = resp
+            .body_mut()
+            .with_config()
+            .limit(self.max_reply)
+            .read_to_vec()
+            .map_err(|e| client_error(e, &target.to_string()))?;
+        if (200..300).contains(&status) {
+            Ok(Reply {
+                status,
+                content_type,
+                body,
+            })
+        } else {
+            Err(codec::decode_error(status, &body))
+        }
+    }
+}
+
+/// Maps a ureq failure on the way to `target` to the error table of protocol.md section 3.
+fn client_error(err: ureq::Error, target: &str) -> Error {
+    use io::ErrorKind as K;
+    match err {
+        ureq::Error::Timeout(phase) => Error::Timeout(format!("{target}: {phase}")),
+        ureq::Error::HostNotFound => Error::Unreachable(format!("{target}: host not found")),
+        ureq::Error::ConnectionFailed => Error::Unreachable(format!("{target}: connection failed")),
+        ureq::Error::Io(e) if matches!(e.kind(), K::TimedOut | K::WouldBlock) => {
+            Error::Timeout(format!("{target}: {e}"))
+        }
+        ureq::Error::Io(e)
+            if matches!(
+                e.kind(),
+                K::ConnectionRefused
+                    | K::ConnectionReset
+                    | K::ConnectionAborted
+                    | K::NotConnected
+                    | K::BrokenPipe
+                    | K::UnexpectedEof
+                    | K::HostUnreachable
+                    | K::NetworkUnreachable
+            ) =>
+        {
+            Error::Unreachable(format!("{target}: {e}"))
+        }
+        ureq::Error::BodyExceedsLimit(n) => {
+            Error::with_id(CLIENT_ID, 502, format!("{target}: reply over {n} bytes"))
+        }
+        other => Error::with_id(CLIENT_ID, 500, format!("{target}: {other}")),
+    }
+}
+
+impl From<ureq::Error> for Error {
+    fn from(err: ureq::Error) -> Error {
+        client_error(err, "call")
+    }
+}
+
+/// ureq's resolver hook: the override map, then cached DNS.
+#[derive(Debug)]
+struct MeshResolver(Arc<Resolve>);
+
+impl Resolver for MeshResolver {
+    fn resolve(
+        &self,
+        uri: &ureq::http::Uri,
+        _config: &ureq::config::Config,
+        _timeout: NextTimeout,
+    ) -> Result<ResolvedSocketAddrs, ureq::Error> {
+        // Our URLs always carry host and port, lowercase, as the override keys do.
+        let host_port = uri
+            .authority()
+            .map(|a| a.as_str())
+            .ok_or(ureq::Error::HostNotFound)?;
+        let addrs = self.0.resolve(host_port).map_err(|_| ureq::Error::HostNotFound)?;
+        let mut out = self.empty();
+        for addr in addrs.into_iter().take(16) {
+            out.push(addr);
+        }
+        Ok(out)
     }
 }

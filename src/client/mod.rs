@@ -65,7 +65,13 @@ impl dyn Client {
         endpoint: &str,
         request: &Q,
     ) -> Result<R, Error> {
-        self.call_with(service, endpoint, request, &Metadata::new(), &CallOptions::default())
+        self.call_with(
+            service,
+            endpoint,
+            request,
+            &Metadata::new(),
+            &CallOptions::default(),
+        )
     }
 
     /// [`call`](Self::call) with metadata and options.
@@ -88,7 +94,11 @@ impl dyn Client {
         };
         let reply = self.call_raw(&call)?;
         codec::decode(&reply.body).map_err(|e| {
-            Error::with_id(crate::error::CLIENT_ID, 500, format!("bad reply from {service}: {e}"))
+            Error::with_id(
+                crate::error::CLIENT_ID,
+                500,
+                format!("bad reply from {service}: {e}"),
+            )
         })
     }
 }

@@ -105,7 +105,9 @@ impl ServerHandle {
 
     /// Waits until the server ends by itself (a fatal error) or through its stopper.
     pub fn join(self) -> Result<(), Error> {
-        self.main.join().unwrap_or_else(|_| Err(Error::internal("server thread panicked")))
+        self.main
+            .join()
+            .unwrap_or_else(|_| Err(Error::internal("server thread panicked")))
     }
 }
 

@@ -1,0 +1,276 @@
+//! One connection's life: read a head, read its body, dispatch, write, repeat while kept alive.
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+use super::Shared;
+use super::body::{self, BodyError, Buf};
+use super::date;
+use super::head::{self, Framing, Head, Reject};
+use crate::error::Error;
+use crate::handler::{Request, Response};
+use crate::status::reason;
+
+/// Headers the server writes itself; a handler's copies are dropped.
+const OWN_HEADERS: [&str; 5] = [
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "date",
+    "keep-alive",
+];
+
+struct Conn<'a> {
+    shared: &'a Shared,
+    stream: TcpStream,
+    peer: SocketAddr,
+    buf: Buf,
+    out: Vec<u8>,
+    read_timeout: Option<Duration>,
+    served: u64,
+}
+
+/// Serves `stream` until the peer closes, a timeout fires, framing is lost, or the server stops.
+pub(crate) fn serve(shared: &Shared, stream: TcpStream, peer: SocketAddr) {
+    let limits = &shared.limits;
+    let _ = stream.set_nodelay(true);
+    let _ = stream.set_write_timeout(Some(limits.write_timeout));
+    let Some(id) = shared.register(&stream) else {
+        return;
+    };
+    let mut conn = Conn {
+        shared,
+        stream,
+        peer,
+        buf: Buf::new(4096, limits.max_head + 1),
+        out: Vec::with_capacity(512),
+        read_timeout: None,
+        served: 0,
+    };
+    conn.run();
+    shared.unregister(id);
+}
+
+impl Conn<'_> {
+    fn run(&mut self) {
+        loop {
+            let head = match self.read_head() {
+                Ok(Some(head)) => head,
+                Ok(None) => return,
+                Err(reject) => return self.refuse(reject.status, &reject.detail),
+            };
+            self.buf.consume(head.len);
+            let body = match self.read_body(&head) {
+                Ok(body) => body,
+                Err(Some(reject)) => return self.refuse(reject.status, &reject.detail),
+                Err(None) => return,
+            };
+            let head_only = head.method == "HEAD";
+            let request = Request {
+                method: head.method,
+                path: head.path,
+                query: head.query,
+                body,
+                peer: Some(self.peer),
+            };
+            let response = self.shared.router.dispatch(head.headers, request);
+            let keep_alive = head.keep_alive && !self.shared.stopping();
+            if self.write(&response, head_only, keep_alive, head.http10).is_err() || !keep_alive {
+                return;
+            }
+            self.served += 1;
+        }
+    }
+
+    /// Sets the socket's read timeout, skipping the system call when it is unchanged.
+    fn set_read_timeout(&mut self, timeout: Duration) {
+        let timeout = timeout.max(Duration::from_millis(1));
+        if self.read_timeout != Some(timeout) {
+            let _ = self.stream.set_read_timeout(Some(timeout));
+            self.read_timeout = Some(timeout);
+        }
+    }
+
+    /// Reads the next head: `Ok(None)` when the connection ends quietly (closed or idle).
+    fn read_head(&mut self) -> Result<Option<Head>, Reject> {
+        let limits = &self.shared.limits;
+        let mut deadline: Option<Instant> = None;
+        loop {
+            if !self.buf.unread().is_empty() {
+                if let Some(head) = head::parse(self.buf.unread(), limits.max_headers)? {
+                    return Ok(Some(head));
+                }
+                if self.buf.unread().len() > limits.max_head {
+                    return Err(too_large_head(limits.max_head));
+                }
+                let deadline = *deadline.get_or_insert_with(|| Instant::now() + limits.head_timeout);
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Err(Reject {
+                        status: 408,
+                        detail: "request head not received in time".into(),
+                    });
+                }
+                self.set_read_timeout(left);
+            } else if self.served == 0 {
+                self.set_read_timeout(limits.head_timeout);
+            } else {
+                self.set_read_timeout(limits.idle_timeout);
+            }
+            let waiting = self.buf.unread().is_empty();
+            match self.buf.fill(&mut &self.stream) {
+                Ok(0) => return Ok(None),
+                Ok(_) => {}
+                Err(e) if is_timeout(&e) && !waiting => {
+                    return Err(Reject {
+                        status: 408,
+                        detail: "request head not received in time".into(),
+                    });
+                }
+                Err(e) if e.kind() == io::ErrorKind::OutOfMemory => {
+                    return Err(too_large_head(limits.max_head));
+                }
+                Err(_) => return Ok(None),
+            }
+        }
+    }
+
+    /// Reads the body: `Err(Some)` to refuse with an error, `Err(None)` to just close.
+    fn read_body(&mut self, head: &Head) -> Result<Vec<u8>, Option<Reject>> {
+        let max = self.shared.limits.max_body;
+        let too_large = || {
+            Some(Reject {
+                status: 413,
+                detail: format!("request body over the {max}-byte limit"),
+            })
+        };
+        if head.framing == Framing::Empty {
+            return Ok(Vec::new());
+        }
+        if let Framing::Length(n) = head.framing
+            && n > max as u64
+        {
+            return Err(too_large());
+        }
+        if head.expect_continue && self.buf.unread().is_empty() {
+            self.stream
+                .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
+                .map_err(|_| None)?;
+        }
+        self.set_read_timeout(self.shared.limits.body_timeout);
+        let result = match head.framing {
+            Framing::Length(n) => {
+                body::read_length(&mut self.buf, &mut &self.stream, n as usize).map_err(BodyError::Io)
+            }
+            _ => body::read_chunked(&mut self.buf, &mut &self.stream, max),
+        };
+        result.map_err(|err| match err {
+            BodyError::TooLarge => too_large(),
+            BodyError::Malformed(what) => Some(Reject {
+                status: 400,
+                detail: format!("malformed chunked body: {what}"),
+            }),
+            BodyError::Io(e) if is_timeout(&e) => Some(Reject {
+                status: 408,
+                detail: "request body not received in time".into(),
+            }),
+            BodyError::Io(_) => None,
+        })
+    }
+
+    /// Answers with the error JSON, then closes without resetting the peer's view of it.
+    fn refuse(&mut self, status: u16, detail: &str) {
+        let response = self.shared.router.error(&Error::new(status, detail));
+        if self.write(&response, false, false, false).is_ok() {
+            self.linger();
+        }
+    }
+
+    /// Half-closes and drains what the peer still sends for a moment, so that closing with
+    /// unread bytes does not turn into a reset that destroys the error response in flight.
+    fn linger(&mut self) {
+        let _ = self.stream.shutdown(Shutdown::Write);
+        let _ = self.stream.set_read_timeout(Some(Duration::from_millis(500)));
+        let mut sink = [0u8; 8192];
+        let until = Instant::now() + Duration::from_secs(1);
+        let mut drained = 0usize;
+        while Instant::now() < until && drained < (4 << 20) {
+            match self.stream.read(&mut sink) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => drained += n,
+            }
+        }
+    }
+
+    /// Writes a response in one `write` (two for large bodies).
+    fn write(&mut self, resp: &Response, head_only: bool, keep_alive: bool, http10: bool) -> io::Result<()> {
+        let out = &mut self.out;
+        out.clear();
+        let status = resp.status;
+        let _ = write!(out, "HTTP/1.1 {status} {}\r\n", reason(status));
+        for (name, value) in &resp.headers {
+            if valid_header(name, value) && !OWN_HEADERS.iter().any(|own| name.eq_ignore_ascii_case(own)) {
+                out.extend_from_slice(name.as_bytes());
+                out.extend_from_slice(b": ");
+                out.extend_from_slice(value.as_bytes());
+                out.extend_from_slice(b"\r\n");
+            }
+        }
+        let bodiless = status < 200 || status == 204 || status == 304;
+        if !bodiless {
+            let _ = write!(out, "Content-Length: {}\r\n", resp.body.len());
+        }
+        out.extend_from_slice(b"Date: ");
+        date::append_now(out);
+        out.extend_from_slice(b"\r\n");
+        if !keep_alive {
+            out.extend_from_slice(b"Connection: close\r\n");
+        } else if http10 {
+            out.extend_from_slice(b"Connection: keep-alive\r\n");
+        }
+        out.extend_from_slice(b"\r\n");
+        if head_only || bodiless {
+            return self.stream.write_all(&self.out);
+        }
+        if resp.body.len() <= 32 * 1024 {
+            out.extend_from_slice(&resp.body);
+            return self.stream.write_all(&self.out);
+        }
+        self.stream.write_all(&self.out)?;
+        self.stream.write_all(&resp.body)
+    }
+}
+
+fn too_large_head(max: usize) -> Reject {
+    Reject {
+        status: 431,
+        detail: format!("request head over the {max}-byte limit"),
+    }
+}
+
+fn is_timeout(err: &io::Error) -> bool {
+    matches!(err.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)
+}
+
+/// A header the handler set that is safe to write: a token name and a value without CR or LF.
+fn valid_header(name: &str, value: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+        && !value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::valid_header;
+
+    #[test]
+    fn handler_headers_cannot_split_responses() {
+        assert!(valid_header("X-Ok", "fine value"));
+        assert!(!valid_header("X-Bad", "a\r\nSet-Cookie: x"));
+        assert!(!valid_header("Bad Name", "v"));
+        assert!(!valid_header("", "v"));
+    }
+}
