@@ -1,8 +1,16 @@
 //! Command-line flags and their environment fallbacks: the only home of pico_args and std::env.
+//!
+//! Every flag but `-h`/`--help` takes one value, spelled as in Go or GNU: `--name value`,
+//! `--name=value`, `-name value` or `-name=value`. The command line beats the environment, which
+//! beats the defaults. Built-in flags are rows of `BUILTINS`; a new one is a row and a field.
 
+use std::collections::HashMap;
 use std::ffi::OsString;
+use std::fmt::Write as _;
+use std::sync::{Mutex, PoisonError};
 
 use crate::error::Error;
+use crate::name::{Overrides, parse_host_port, target};
 
 /// A flag a service declares for itself, beside the built-in ones.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,7 +28,12 @@ pub struct Flag {
 impl Flag {
     /// A flag with a default value and a line of help.
     pub fn new(name: &str, default: &str, usage: &str) -> Flag {
-        Flag { name: name.into(), env: None, default: default.into(), usage: usage.into() }
+        Flag {
+            name: name.into(),
+            env: None,
+            default: default.into(),
+            usage: usage.into(),
+        }
     }
 
     /// Reads `var` from the environment when the flag is not on the command line.
@@ -73,7 +86,66 @@ pub enum Parsed {
     Help(String),
 }
 
+/// A built-in flag: its `--key`, its environment variable, its help, its field and its check.
+struct Builtin {
+    key: &'static str,
+    env: &'static str,
+    usage: &'static str,
+    slot: Slot,
+    /// Checks one value against the known servers; the error's message becomes the reason.
+    check: fn(&str, &[&str]) -> Result<(), Error>,
+}
+
+/// The field of [`Flags`] a built-in fills: one value (the last given wins) or a list.
+#[derive(Clone, Copy)]
+enum Slot {
+    /// A single value.
+    One(fn(&mut Flags) -> &mut String),
+    /// Repeatable on the command line, comma-separated in the environment.
+    Many(fn(&mut Flags) -> &mut Vec<String>),
+}
+
+const BUILTINS: &[Builtin] = &[
+    Builtin {
+        key: "--server_address",
+        env: "MICRO_SERVER_ADDRESS",
+        usage: "where to listen, HOST:PORT; port 0 picks a free one",
+        slot: Slot::One(|f| &mut f.server_address),
+        check: |v, _| check_listen(v),
+    },
+    Builtin {
+        key: "--client_call_address",
+        env: "MICRO_CLIENT_CALL_ADDRESS",
+        usage: "where calls go: :PORT (the service name as host) or HOST:PORT",
+        slot: Slot::One(|f| &mut f.client_call_address),
+        check: |v, _| target("x", v).map(drop),
+    },
+    Builtin {
+        key: "--resolve",
+        env: "MICRO_RESOLVE",
+        usage: "HOST:PORT=ADDR:PORT: connect to ADDR:PORT instead; repeatable, comma-separated in env",
+        slot: Slot::Many(|f| &mut f.resolve),
+        check: |v, _| Overrides::parse(&[v]).map(drop),
+    },
+    Builtin {
+        key: "--server",
+        env: "MICRO_SERVER",
+        usage: "the server plugin",
+        slot: Slot::One(|f| &mut f.server),
+        check: check_server,
+    },
+];
+
+/// The normalised key of help; `-h`, `-help`, `--h` and `--help` all become it.
+const HELP: &str = "--help";
+
 /// Parses `args` (without the program name) with `env` as the environment.
+///
+/// Each built-in flag and each of `own` takes its value from the command line (the last one
+/// wins; `--resolve` collects them all), else from its environment variable, else from
+/// `defaults`. Built-in values from the command line or the environment are checked; `server`
+/// must be one of `servers`. `-h`/`--help` anywhere gives [`Parsed::Help`]. Any other problem is
+/// a one-line [`Error::Flag`].
 pub fn parse(
     program: &str,
     version: &str,
@@ -83,12 +155,489 @@ pub fn parse(
     defaults: &Flags,
     servers: &[&str],
 ) -> Result<Parsed, Error> {
-    let _ = (program, version, args, env, own, defaults, servers);
-    todo!("in progress")
+    let (tokens, keys) = normalise(args)?;
+    if keys.iter().any(|k| k == HELP) {
+        return Ok(Parsed::Help(help(program, version, own, defaults)));
+    }
+    // Taking the keys in order, one occurrence each, means pico_args always finds the one we
+    // mean: every earlier token is gone or a positional, so a value that looks like a key is safe.
+    let mut args = pico_args::Arguments::from_vec(tokens);
+    let mut given: HashMap<&'static str, Vec<String>> = HashMap::new();
+    for key in &keys {
+        let key = static_key(key, own).ok_or_else(|| unknown(key))?;
+        let needs = || Error::Flag(format!("flag {key} needs a value"));
+        let value = match args.opt_value_from_str::<_, String>(key) {
+            Err(pico_args::Error::OptionWithoutAValue(_)) => return Err(needs()),
+            Err(err) => return Err(Error::Flag(err.to_string())),
+            Ok(value) => value.ok_or_else(needs)?,
+        };
+        given.entry(key).or_default().push(value);
+    }
+    if let Some(stray) = args.finish().first() {
+        return Err(Error::Flag(format!("unexpected argument {stray:?}")));
+    }
+    let env = |var: &str| env(var).filter(|v| !v.is_empty());
+    let mut flags = defaults.clone();
+    for b in BUILTINS {
+        let (source, values) = match (given.remove(b.key), env(b.env), b.slot) {
+            (Some(values), _, _) => (b.key, values),
+            (None, Some(v), Slot::Many(_)) => {
+                (b.env, v.split(',').map(str::trim).map(String::from).collect())
+            }
+            (None, Some(v), Slot::One(_)) => (b.env, vec![v]),
+            (None, None, _) => continue,
+        };
+        let mut values: Vec<String> = values
+            .into_iter()
+            .filter(|v| !v.is_empty() || source == b.key)
+            .collect();
+        for v in &values {
+            (b.check)(v, servers).map_err(|err| {
+                let reason = match err {
+                    Error::Address(msg) | Error::Flag(msg) => msg,
+                    other => other.to_string(),
+                };
+                Error::Flag(format!("bad value for {source}: {reason}"))
+            })?;
+        }
+        match b.slot {
+            Slot::One(field) => *field(&mut flags) = values.pop().unwrap_or_default(),
+            Slot::Many(field) => *field(&mut flags) = values,
+        }
+    }
+    flags.own = own
+        .iter()
+        .map(|f| {
+            let value = (given
+                .remove(format!("--{}", f.name).as_str())
+                .and_then(|mut v| v.pop()))
+            .or_else(|| f.env.as_deref().and_then(env))
+            .or_else(|| defaults.get(&f.name).map(String::from))
+            .unwrap_or_else(|| f.default.clone());
+            (f.name.clone(), value)
+        })
+        .collect();
+    Ok(Parsed::Run(flags))
 }
 
 /// Parses the process's arguments and environment; exits 0 after help, 2 after a bad flag.
 pub fn from_process(program: &str, version: &str, own: &[Flag], defaults: &Flags, servers: &[&str]) -> Flags {
-    let _ = (program, version, own, defaults, servers);
-    todo!("in progress")
+    let args = std::env::args_os().skip(1).collect();
+    match parse(program, version, args, &env_var, own, defaults, servers) {
+        Ok(Parsed::Run(flags)) => flags,
+        Ok(Parsed::Help(text)) => {
+            println!("{text}");
+            std::process::exit(0)
+        }
+        Err(err) => {
+            eprintln!("error: {err}");
+            std::process::exit(2)
+        }
+    }
+}
+
+/// The environment variable `name`; unset, empty and non-UTF-8 values are all `None`.
+///
+/// The crate's one place to read the environment.
+pub fn env_var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// Turns every flag into `--name` followed by its value, as pico_args reads them, and lists the
+/// flags' keys in order. Pairing flags with values here keeps a value like `-x` as it is.
+fn normalise(args: Vec<OsString>) -> Result<(Vec<OsString>, Vec<String>), Error> {
+    let utf8 = |arg: OsString| {
+        arg.into_string()
+            .map_err(|arg| Error::Flag(format!("argument {arg:?} is not UTF-8")))
+    };
+    let (mut tokens, mut keys) = (Vec::new(), Vec::new());
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        let arg = utf8(arg)?;
+        let body = match arg.strip_prefix("--").or_else(|| arg.strip_prefix('-')) {
+            Some(body) if !body.is_empty() => body,
+            _ => {
+                tokens.push(arg.into()); // a positional, or a bare `-` or `--`: reported as stray
+                continue;
+            }
+        };
+        let (name, value) = match body.split_once('=') {
+            Some((name, value)) => (name, Some(value.to_string())),
+            None => (body, None),
+        };
+        let key = match name {
+            "" => return Err(unknown(&arg)),
+            "h" | "help" => HELP.to_string(),
+            name => format!("--{name}"),
+        };
+        tokens.push(key.clone().into());
+        if key != HELP {
+            match value {
+                Some(value) => tokens.push(value.into()),
+                None => tokens.extend(args.next().map(utf8).transpose()?.map(OsString::from)),
+            }
+        }
+        keys.push(key);
+    }
+    Ok((tokens, keys))
+}
+
+/// The `&'static str` pico_args wants for `key`, if some flag has that key.
+fn static_key(key: &str, own: &[Flag]) -> Option<&'static str> {
+    if let Some(b) = BUILTINS.iter().find(|b| b.key == key) {
+        return Some(b.key);
+    }
+    own.iter()
+        .any(|f| key.strip_prefix("--") == Some(f.name.as_str()))
+        .then(|| intern(key))
+}
+
+/// Leaks each distinct key of a service's own flags once, so the leak stays bounded.
+fn intern(key: &str) -> &'static str {
+    static KEYS: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
+    let mut keys = KEYS.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(k) = keys.iter().find(|k| **k == key) {
+        return k;
+    }
+    let k: &'static str = Box::leak(key.into());
+    keys.push(k);
+    k
+}
+
+/// A listen address: `HOST:PORT` as [`parse_host_port`] takes it, but port 0 is allowed too.
+fn check_listen(addr: &str) -> Result<(), Error> {
+    let port_zero_ok = |host: &str| parse_host_port(&format!("{host}:1")).is_ok();
+    match parse_host_port(addr) {
+        Err(_) if addr.strip_suffix(":0").is_some_and(port_zero_ok) => Ok(()),
+        result => result.map(drop),
+    }
+}
+
+/// A server plugin's name, one of `servers`.
+fn check_server(name: &str, servers: &[&str]) -> Result<(), Error> {
+    let known = servers.join(", ");
+    servers
+        .contains(&name)
+        .then_some(())
+        .ok_or_else(|| Error::Flag(format!("unknown server {name:?} (known: {known})")))
+}
+
+/// The error for a flag no one declared.
+fn unknown(key: &str) -> Error {
+    Error::Flag(format!("unknown flag {} (see --help)", key.escape_debug()))
+}
+
+/// The `--help` text: usage, version, and one line per flag with its env variable and default.
+fn help(program: &str, version: &str, own: &[Flag], defaults: &Flags) -> String {
+    let mut d = defaults.clone();
+    let mut rows: Vec<(String, String)> = BUILTINS
+        .iter()
+        .map(|b| {
+            let shown = match b.slot {
+                Slot::One(field) => field(&mut d).clone(),
+                Slot::Many(field) => field(&mut d).join(","),
+            };
+            (
+                format!("{} VALUE", b.key),
+                format!("{} (env {}, default {shown:?})", b.usage, b.env),
+            )
+        })
+        .collect();
+    for f in own {
+        let shown = defaults.get(&f.name).unwrap_or(&f.default);
+        let env = f.env.as_ref().map(|e| format!("env {e}, ")).unwrap_or_default();
+        rows.push((
+            format!("--{} VALUE", f.name),
+            format!("{} ({env}default {shown:?})", f.usage),
+        ));
+    }
+    rows.push(("-h, --help".into(), "print this help and exit".into()));
+    let width = rows.iter().map(|(left, _)| left.len()).max().unwrap_or(0);
+    let mut out = format!("Usage: {program} [flags]  (version {version})\n\n");
+    out.push_str("Flags (Go spellings -name value and -name=value work too, as does --name=value):\n");
+    for (left, right) in rows {
+        let _ = writeln!(out, "  {left:<width$}   {right}");
+    }
+    out.trim_end().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SERVERS: &[&str] = &["http", "tiny_http"];
+
+    fn own() -> Vec<Flag> {
+        vec![
+            Flag::new("greeting", "Hello", "how to greet").env("GREETING"),
+            Flag::new("plain", "p", "no env"),
+        ]
+    }
+
+    /// Parses `args`, split on spaces, with `env` as the whole environment.
+    fn run_with(defaults: &Flags, args: &str, env: &[(&str, &str)]) -> Result<Parsed, Error> {
+        let env: HashMap<String, String> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let args = args.split_whitespace().map(OsString::from).collect();
+        parse(
+            "go.micro.srv.sample",
+            "1.2.3",
+            args,
+            &|k| env.get(k).cloned(),
+            &own(),
+            defaults,
+            SERVERS,
+        )
+    }
+
+    fn check(args: &str, env: &[(&str, &str)]) -> Flags {
+        match run_with(&Flags::default(), args, env) {
+            Ok(Parsed::Run(flags)) => flags,
+            other => panic!("{args:?} {env:?}: {other:?}"),
+        }
+    }
+
+    fn check_err(args: &str, env: &[(&str, &str)], want: &str) {
+        match run_with(&Flags::default(), args, env) {
+            Err(Error::Flag(msg)) => assert!(msg.contains(want) && !msg.contains('\n'), "{args:?}: {msg:?}"),
+            other => panic!("{args:?}: want error {want:?}, got {other:?}"),
+        }
+    }
+
+    /// Each flag's name, its env variable, and two good values.
+    const CASES: [(&str, &str, &str, &str); 5] = [
+        ("server_address", "MICRO_SERVER_ADDRESS", "127.0.0.1:0", "h:1"),
+        (
+            "client_call_address",
+            "MICRO_CLIENT_CALL_ADDRESS",
+            "10.0.0.1:80",
+            ":1",
+        ),
+        ("resolve", "MICRO_RESOLVE", "a:1=127.0.0.1:2", "b:1=127.0.0.1:9"),
+        ("server", "MICRO_SERVER", "tiny_http", "http"),
+        ("greeting", "GREETING", "-Hi", "Yo"),
+    ];
+
+    fn get(f: &Flags, name: &str) -> String {
+        match name {
+            "server_address" => f.server_address.clone(),
+            "client_call_address" => f.client_call_address.clone(),
+            "resolve" => f.resolve.join(","),
+            "server" => f.server.clone(),
+            own => f.get(own).unwrap().into(),
+        }
+    }
+
+    #[test]
+    fn every_spelling_sets_every_flag() {
+        for (name, _, value, _) in CASES {
+            for spelling in ["--{} {}", "--{}={}", "-{} {}", "-{}={}"] {
+                let args = spelling.replacen("{}", name, 1).replacen("{}", value, 1);
+                assert_eq!(get(&check(&args, &[]), name), value, "{args}");
+            }
+        }
+    }
+
+    #[test]
+    fn env_is_the_fallback_and_the_command_line_wins() {
+        for (name, var, value, other) in CASES {
+            assert_eq!(get(&check("", &[(var, value)]), name), value, "{var}");
+            assert_eq!(get(&check("", &[(var, other)]), name), other, "{var}");
+            assert_eq!(
+                get(&check(&format!("--{name}={value}"), &[(var, other)]), name),
+                value
+            );
+        }
+        assert_eq!(
+            check("", &[("MICRO_SERVER", "")]).server,
+            "http",
+            "empty env is unset"
+        );
+    }
+
+    #[test]
+    fn resolve_repeats_and_env_splits_on_commas() {
+        let flags = check("--resolve a:1=127.0.0.1:2 -resolve=b:1=127.0.0.1:3", &[]);
+        assert_eq!(flags.resolve, ["a:1=127.0.0.1:2", "b:1=127.0.0.1:3"]);
+        let env = [("MICRO_RESOLVE", "a:1=127.0.0.1:2,,b:1=127.0.0.1:3,")];
+        assert_eq!(check("", &env).resolve, ["a:1=127.0.0.1:2", "b:1=127.0.0.1:3"]);
+        assert_eq!(
+            check("--resolve=c:1=127.0.0.1:4", &env).resolve,
+            ["c:1=127.0.0.1:4"]
+        );
+    }
+
+    #[test]
+    fn own_flags_take_command_line_then_env_then_defaults() {
+        let own = |args: &str, env: &[(&str, &str)]| check(args, env).own;
+        let pairs = |g: &str, p: &str| {
+            vec![
+                ("greeting".to_string(), g.to_string()),
+                ("plain".into(), p.into()),
+            ]
+        };
+        assert_eq!(own("", &[]), pairs("Hello", "p"));
+        assert_eq!(own("-plain q", &[("GREETING", "Hey")]), pairs("Hey", "q"));
+        assert_eq!(own("--greeting=Yo", &[("GREETING", "Hey")]), pairs("Yo", "p"));
+        let defaults = Flags {
+            own: pairs("Howdy", "p")[..1].to_vec(),
+            ..Flags::default()
+        };
+        assert_eq!(
+            run_with(&defaults, "", &[]).unwrap(),
+            Parsed::Run(Flags {
+                own: pairs("Howdy", "p"),
+                ..Flags::default()
+            })
+        );
+    }
+
+    #[test]
+    fn values_that_look_like_flags_are_kept() {
+        assert_eq!(check("--greeting=-x", &[]).get("greeting"), Some("-x"));
+        assert_eq!(
+            check("-greeting --server --server http", &[]).get("greeting"),
+            Some("--server")
+        );
+        assert_eq!(check("--greeting -h", &[]).get("greeting"), Some("-h"));
+        assert_eq!(check("--greeting=", &[]).get("greeting"), Some(""));
+        assert_eq!(
+            check("--server tiny_http --server=http", &[]).server,
+            "http",
+            "the last wins"
+        );
+    }
+
+    #[test]
+    fn help_in_every_spelling() {
+        for spelling in ["-h", "--help", "-help", "--h"] {
+            let Ok(Parsed::Help(text)) = run_with(&Flags::default(), &format!("--nope x {spelling}"), &[])
+            else {
+                panic!("{spelling}")
+            };
+            assert!(
+                text.starts_with("Usage: go.micro.srv.sample [flags]  (version 1.2.3)"),
+                "{text}"
+            );
+            for needle in [
+                "  --server_address VALUE ",
+                "(env MICRO_SERVER_ADDRESS, default \"0.0.0.0:9080\")",
+                "(env MICRO_CLIENT_CALL_ADDRESS, default \":9080\")",
+                "(env MICRO_RESOLVE, default \"\")",
+                "(env MICRO_SERVER, default \"http\")",
+                "  --greeting VALUE ",
+                "how to greet (env GREETING, default \"Hello\")",
+                "no env (default \"p\")",
+                "-name=value",
+            ] {
+                assert!(text.contains(needle), "{needle:?} not in\n{text}");
+            }
+        }
+    }
+
+    #[test]
+    fn errors_are_one_line_and_name_the_flag() {
+        for (args, want) in [
+            ("--foo x", "unknown flag --foo (see --help)"),
+            ("-foo=x", "unknown flag --foo (see --help)"),
+            ("-x", "unknown flag --x (see --help)"),
+            ("--=x", "unknown flag --=x (see --help)"),
+            ("--server_address", "flag --server_address needs a value"),
+            ("--greeting a -plain", "flag --plain needs a value"),
+            ("foo", "unexpected argument \"foo\""),
+            ("--server=http -", "unexpected argument \"-\""),
+            ("--", "unexpected argument \"--\""),
+            (
+                "--server_address=:9080",
+                "bad value for --server_address: \":9080\" has no host",
+            ),
+            (
+                "--server_address h:99999",
+                "bad value for --server_address: \"h:99999\" has a bad port",
+            ),
+            (
+                "--client_call_address=",
+                "bad value for --client_call_address: empty call address",
+            ),
+            (
+                "-client_call_address :0",
+                "bad value for --client_call_address: \":0\" has a bad port",
+            ),
+            (
+                "--resolve nope",
+                "bad value for --resolve: bad --resolve entry \"nope\"",
+            ),
+            (
+                "--server x",
+                "bad value for --server: unknown server \"x\" (known: http, tiny_http)",
+            ),
+        ] {
+            check_err(args, &[], want);
+        }
+        check_err(
+            "",
+            &[("MICRO_SERVER", "x")],
+            "bad value for MICRO_SERVER: unknown server \"x\"",
+        );
+        check_err(
+            "",
+            &[("MICRO_SERVER_ADDRESS", "h")],
+            "bad value for MICRO_SERVER_ADDRESS: \"h\" has no port",
+        );
+        check_err(
+            "",
+            &[("MICRO_CLIENT_CALL_ADDRESS", ":x")],
+            "bad value for MICRO_CLIENT_CALL_ADDRESS: ",
+        );
+        check_err(
+            "",
+            &[("MICRO_RESOLVE", "a,b")],
+            "bad value for MICRO_RESOLVE: bad --resolve entry \"a\"",
+        );
+        let err = parse(
+            "p",
+            "v",
+            vec!["foo\nbar".into()],
+            &|_| None,
+            &[],
+            &Flags::default(),
+            SERVERS,
+        );
+        assert!(matches!(err, Err(Error::Flag(msg)) if msg == "unexpected argument \"foo\\nbar\""));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn non_utf8_arguments_are_errors() {
+        use std::os::unix::ffi::OsStringExt;
+        let bad = || OsString::from_vec(vec![b'-', 0xff]);
+        for args in [vec![bad()], vec!["--greeting".into(), bad()]] {
+            let err = parse("p", "v", args, &|_| None, &own(), &Flags::default(), SERVERS);
+            assert!(
+                matches!(&err, Err(Error::Flag(msg)) if msg.ends_with("is not UTF-8")),
+                "{err:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn defaults_are_untouched_when_nothing_is_given() {
+        let own = vec![("greeting".into(), "Hello".into()), ("plain".into(), "p".into())];
+        let defaults = Flags {
+            server_address: "127.0.0.1:0".into(),
+            resolve: vec!["a:1=127.0.0.1:2".into()],
+            own,
+            ..Flags::default()
+        };
+        assert_eq!(
+            run_with(&defaults, "", &[]).unwrap(),
+            Parsed::Run(defaults.clone())
+        );
+        assert_eq!(
+            check("", &[("UNRELATED", "x")]),
+            Flags {
+                own: defaults.own,
+                ..Flags::default()
+            }
+        );
+    }
 }

@@ -58,7 +58,7 @@ impl Router {
             return self.error(&Error::not_found(what));
         };
         let head_as_get = req.method == "HEAD" && route.methods.iter().any(|m| m == "GET");
-        if !head_as_get && !route.methods.iter().any(|m| *m == req.method) {
+        if !head_as_get && !route.methods.contains(&req.method) {
             let allow = route.methods.join(", ");
             let err = Error::new(405, format!("method {} not allowed on {}", req.method, req.path));
             return self.error(&err).with_header("Allow", &allow);
