@@ -61,7 +61,7 @@ impl Buf {
                 self.end -= self.start;
                 self.start = 0;
             } else if self.data.len() < self.max {
-                let grown = (self.data.len() * 2).clamp(1024, self.max);
+                let grown = (self.data.len() * 2).max(1024).min(self.max);
                 self.data.resize(grown, 0);
             } else {
                 return Err(io::Error::new(io::ErrorKind::OutOfMemory, "read buffer full"));
