@@ -32,8 +32,12 @@ const NOT_SENT: [&str; 11] = [
 ///
 /// It ignores `HTTP_PROXY` variables (mesh traffic must go to the sidecar, not a proxy), reads
 /// error bodies instead of failing on the status, keeps an idle pool as big as the expected
-/// concurrency, protects each phase of a call with the budget instead of ureq's thread-spawning
-/// global timeout, and caches DNS answers for a short time (ureq resolves on every call).
+/// concurrency, and caches DNS answers for a short time (ureq resolves on every call).
+///
+/// The budget bounds the connect and every single read and write. It is not ureq's
+/// `timeout_global`, which starts a thread per call, nor its per-phase deadlines, whose
+/// remaining time differs on every call and so costs a `setsockopt` per read and write; a
+/// constant per-read timeout is set once per connection.
 pub struct HttpClient {
     agent: ureq::Agent,
     call_address: String,
@@ -126,10 +130,8 @@ impl HttpClientBuilder {
             .max_idle_connections_per_host(self.pool_per_host)
             .max_idle_connections(self.pool_per_host.saturating_mul(8))
             .timeout_connect(t)
-            .timeout_send_request(t)
-            .timeout_send_body(t)
-            .timeout_recv_response(t)
-            .timeout_recv_body(t)
+            .timeout_per_read(t)
+            .timeout_per_write(t)
             .build();
         let resolver = MeshResolver(Arc::new(Resolve::new(self.overrides, self.dns_ttl)));
         HttpClient {
@@ -162,10 +164,8 @@ impl Client for HttpClient {
             req = req
                 .config()
                 .timeout_connect(t)
-                .timeout_send_request(t)
-                .timeout_send_body(t)
-                .timeout_recv_response(t)
-                .timeout_recv_body(t)
+                .timeout_per_read(t)
+                .timeout_per_write(t)
                 .build();
         }
         let mut resp = req

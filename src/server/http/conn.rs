@@ -158,7 +158,11 @@ impl Conn<'_> {
                 .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
                 .map_err(|_| None)?;
         }
-        self.set_read_timeout(self.shared.limits.body_timeout);
+        // Most bodies arrive with their head: only arm the body timeout when a read is needed.
+        let buffered = matches!(head.framing, Framing::Length(n) if n as usize <= self.buf.unread().len());
+        if !buffered {
+            self.set_read_timeout(self.shared.limits.body_timeout);
+        }
         let result = match head.framing {
             Framing::Length(n) => {
                 body::read_length(&mut self.buf, &mut &self.stream, n as usize).map_err(BodyError::Io)
