@@ -8,9 +8,11 @@ use std::collections::HashMap;
 use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
 
+use crate::duration;
 use crate::error::Error;
-use crate::name::{Overrides, parse_host_port, target};
+use crate::name::{Overrides, check_label, parse_host_port, target};
 
 /// A flag a service declares for itself, beside the built-in ones.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,6 +56,18 @@ pub struct Flags {
     pub resolve: Vec<String>,
     /// `--server` / `MICRO_SERVER`: the server plugin (default `http`).
     pub server: String,
+    /// `--client_request_timeout` / `MICRO_CLIENT_REQUEST_TIMEOUT`: a call's budget outside any
+    /// request, Go syntax such as `500ms` (default `5s`).
+    pub client_request_timeout: Duration,
+    /// `--client_retries` / `MICRO_CLIENT_RETRIES`: retries of calls that never reached the
+    /// server (default 1; 0 turns them off).
+    pub client_retries: u32,
+    /// `--client_namespace` / `MICRO_CLIENT_NAMESPACE`, else `POD_NAMESPACE`: the namespace of
+    /// `:PORT` targets (empty: the pod's own search list).
+    pub client_namespace: String,
+    /// `--client_cluster_domain` / `MICRO_CLIENT_CLUSTER_DOMAIN`: for namespaced targets
+    /// (default `cluster.local`).
+    pub client_cluster_domain: String,
     /// Values of the service's own flags, by name.
     pub own: Vec<(String, String)>,
 }
@@ -65,6 +79,10 @@ impl Default for Flags {
             client_call_address: ":9080".into(),
             resolve: Vec::new(),
             server: "http".into(),
+            client_request_timeout: Duration::from_secs(5),
+            client_retries: 1,
+            client_namespace: String::new(),
+            client_cluster_domain: "cluster.local".into(),
             own: Vec::new(),
         }
     }
@@ -89,7 +107,8 @@ pub enum Parsed {
 /// A built-in flag: its `--key`, its environment variable, its help, its field and its check.
 struct Builtin {
     key: &'static str,
-    env: &'static str,
+    /// Environment variables to fall back on, the first one set wins.
+    env: &'static [&'static str],
     usage: &'static str,
     slot: Slot,
     /// Checks one value against the known servers; the error's message becomes the reason.
@@ -103,36 +122,78 @@ enum Slot {
     One(fn(&mut Flags) -> &mut String),
     /// Repeatable on the command line, comma-separated in the environment.
     Many(fn(&mut Flags) -> &mut Vec<String>),
+    /// A Go duration such as `500ms`.
+    Time(fn(&mut Flags) -> &mut Duration),
+    /// A whole number.
+    Count(fn(&mut Flags) -> &mut u32),
 }
 
 const BUILTINS: &[Builtin] = &[
     Builtin {
         key: "--server_address",
-        env: "MICRO_SERVER_ADDRESS",
+        env: &["MICRO_SERVER_ADDRESS"],
         usage: "where to listen, HOST:PORT; port 0 picks a free one",
         slot: Slot::One(|f| &mut f.server_address),
         check: |v, _| check_listen(v),
     },
     Builtin {
         key: "--client_call_address",
-        env: "MICRO_CLIENT_CALL_ADDRESS",
+        env: &["MICRO_CLIENT_CALL_ADDRESS"],
         usage: "where calls go: :PORT (the service name as host) or HOST:PORT",
         slot: Slot::One(|f| &mut f.client_call_address),
         check: |v, _| target("x", v).map(drop),
     },
     Builtin {
         key: "--resolve",
-        env: "MICRO_RESOLVE",
+        env: &["MICRO_RESOLVE"],
         usage: "HOST:PORT=ADDR:PORT: connect to ADDR:PORT instead; repeatable, comma-separated in env",
         slot: Slot::Many(|f| &mut f.resolve),
         check: |v, _| Overrides::parse(&[v]).map(drop),
     },
     Builtin {
         key: "--server",
-        env: "MICRO_SERVER",
+        env: &["MICRO_SERVER"],
         usage: "the server plugin",
         slot: Slot::One(|f| &mut f.server),
         check: check_server,
+    },
+    Builtin {
+        key: "--client_request_timeout",
+        env: &["MICRO_CLIENT_REQUEST_TIMEOUT"],
+        usage: "a call's time budget outside any request (Go duration: 500ms, 5s, 1m)",
+        slot: Slot::Time(|f| &mut f.client_request_timeout),
+        check: |v, _| check_duration(v),
+    },
+    Builtin {
+        key: "--client_retries",
+        env: &["MICRO_CLIENT_RETRIES"],
+        usage: "retries of a call that never reached the server (0: none)",
+        slot: Slot::Count(|f| &mut f.client_retries),
+        check: |v, _| check_count(v),
+    },
+    Builtin {
+        key: "--client_namespace",
+        env: &["MICRO_CLIENT_NAMESPACE", "POD_NAMESPACE"],
+        usage: "namespace of :PORT targets: name.NS.svc.DOMAIN (empty: the pod's search list)",
+        slot: Slot::One(|f| &mut f.client_namespace),
+        check: |v, _| {
+            if v.is_empty() {
+                Ok(())
+            } else {
+                check_label(v).map_err(Error::Flag)
+            }
+        },
+    },
+    Builtin {
+        key: "--client_cluster_domain",
+        env: &["MICRO_CLIENT_CLUSTER_DOMAIN"],
+        usage: "the cluster's DNS domain, for namespaced targets",
+        slot: Slot::One(|f| &mut f.client_cluster_domain),
+        check: |v, _| {
+            v.trim_matches('.')
+                .split('.')
+                .try_for_each(|label| check_label(label).map_err(Error::Flag))
+        },
     },
 ];
 
@@ -179,15 +240,16 @@ pub fn parse(
     let env = |var: &str| env(var).filter(|v| !v.is_empty());
     let mut flags = defaults.clone();
     for b in BUILTINS {
-        let (source, values) = match (given.remove(b.key), env(b.env), b.slot) {
+        let from_env = b.env.iter().find_map(|var| env(var).map(|v| (*var, v)));
+        let (source, values) = match (given.remove(b.key), from_env, b.slot) {
             (Some(values), _, _) => (b.key, values),
-            (None, Some(v), Slot::Many(_)) => {
-                (b.env, v.split(',').map(str::trim).map(String::from).collect())
+            (None, Some((var, v)), Slot::Many(_)) => {
+                (var, v.split(',').map(str::trim).map(String::from).collect())
             }
-            (None, Some(v), Slot::One(_)) => (b.env, vec![v]),
+            (None, Some((var, v)), _) => (var, vec![v]),
             (None, None, _) => continue,
         };
-        let mut values: Vec<String> = values
+        let values: Vec<String> = values
             .into_iter()
             .filter(|v| !v.is_empty() || source == b.key)
             .collect();
@@ -200,9 +262,13 @@ pub fn parse(
                 Error::Flag(format!("bad value for {source}: {reason}"))
             })?;
         }
+        let last = values.last().cloned().unwrap_or_default();
         match b.slot {
-            Slot::One(field) => *field(&mut flags) = values.pop().unwrap_or_default(),
+            Slot::One(field) => *field(&mut flags) = last,
             Slot::Many(field) => *field(&mut flags) = values,
+            // Checked above, so these parse.
+            Slot::Time(field) => *field(&mut flags) = duration::parse(&last).unwrap_or_default(),
+            Slot::Count(field) => *field(&mut flags) = last.parse().unwrap_or_default(),
         }
     }
     flags.own = own
@@ -313,6 +379,21 @@ fn check_listen(addr: &str) -> Result<(), Error> {
     }
 }
 
+/// A Go duration such as `500ms` or `5s`.
+fn check_duration(value: &str) -> Result<(), Error> {
+    duration::parse(value).map(drop).map_err(Error::Flag)
+}
+
+/// A whole number, at most 100.
+fn check_count(value: &str) -> Result<(), Error> {
+    match value.parse::<u32>() {
+        Ok(n) if n <= 100 => Ok(()),
+        _ => Err(Error::Flag(format!(
+            "{value:?} is not a whole number from 0 to 100"
+        ))),
+    }
+}
+
 /// A server plugin's name, one of `servers`.
 fn check_server(name: &str, servers: &[&str]) -> Result<(), Error> {
     let known = servers.join(", ");
@@ -336,10 +417,12 @@ fn help(program: &str, version: &str, own: &[Flag], defaults: &Flags) -> String 
             let shown = match b.slot {
                 Slot::One(field) => field(&mut d).clone(),
                 Slot::Many(field) => field(&mut d).join(","),
+                Slot::Time(field) => duration::format(*field(&mut d)),
+                Slot::Count(field) => field(&mut d).to_string(),
             };
             (
                 format!("{} VALUE", b.key),
-                format!("{} (env {}, default {shown:?})", b.usage, b.env),
+                format!("{} (env {}, default {shown:?})", b.usage, b.env.join(" or ")),
             )
         })
         .collect();
@@ -639,5 +722,63 @@ mod tests {
                 ..Flags::default()
             }
         );
+    }
+
+    #[test]
+    fn client_flags_parse_durations_counts_and_namespaces() {
+        let f = check(
+            "-client_request_timeout=500ms --client_retries 0 -client_namespace team-b",
+            &[],
+        );
+        assert_eq!(f.client_request_timeout, Duration::from_millis(500));
+        assert_eq!((f.client_retries, f.client_namespace.as_str()), (0, "team-b"));
+        let f = check(
+            "",
+            &[
+                ("MICRO_CLIENT_REQUEST_TIMEOUT", "1m"),
+                ("MICRO_CLIENT_RETRIES", "3"),
+            ],
+        );
+        assert_eq!(
+            (f.client_request_timeout, f.client_retries),
+            (Duration::from_secs(60), 3)
+        );
+        assert_eq!(
+            check("--client_cluster_domain corp.example", &[]).client_cluster_domain,
+            "corp.example"
+        );
+        let d = check("", &[]);
+        assert_eq!(
+            (d.client_request_timeout, d.client_retries),
+            (Duration::from_secs(5), 1)
+        );
+        assert_eq!(
+            (d.client_namespace.as_str(), d.client_cluster_domain.as_str()),
+            ("", "cluster.local")
+        );
+    }
+
+    #[test]
+    fn namespace_falls_back_to_the_downward_api_variable() {
+        assert_eq!(check("", &[("POD_NAMESPACE", "prod")]).client_namespace, "prod");
+        let both = [("MICRO_CLIENT_NAMESPACE", "mine"), ("POD_NAMESPACE", "prod")];
+        assert_eq!(check("", &both).client_namespace, "mine");
+        assert_eq!(check("--client_namespace=other", &both).client_namespace, "other");
+        assert_eq!(
+            check("--client_namespace=", &both).client_namespace,
+            "",
+            "explicitly none"
+        );
+    }
+
+    #[test]
+    fn bad_client_flag_values() {
+        check_err("--client_request_timeout 5", &[], "invalid duration");
+        check_err("--client_request_timeout=-1s", &[], "invalid duration");
+        check_err("--client_retries=many", &[], "whole number");
+        check_err("--client_retries=1000", &[], "whole number");
+        check_err("--client_namespace Team_B", &[], "DNS-1123");
+        check_err("", &[("POD_NAMESPACE", "Bad_NS")], "POD_NAMESPACE");
+        check_err("--client_cluster_domain a..b", &[], "client_cluster_domain");
     }
 }

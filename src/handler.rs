@@ -3,12 +3,12 @@
 use std::marker::PhantomData;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::client::{CallOptions, Client};
+use crate::client::{self, Call, CallOptions, Client, Reply};
 use crate::codec;
 use crate::error::Error;
 use crate::metadata::Metadata;
@@ -55,33 +55,90 @@ where
     }
 }
 
+/// Istio's trace headers: a context forwards these to its calls when present and non-empty
+/// (protocol.md section 5).
+pub const TRACE_HEADERS: [&str; 15] = [
+    "x-request-id",
+    "traceparent",
+    "tracestate",
+    "b3",
+    "x-b3-traceid",
+    "x-b3-spanid",
+    "x-b3-parentspanid",
+    "x-b3-sampled",
+    "x-b3-flags",
+    "x-ot-span-context",
+    "x-datadog-trace-id",
+    "x-datadog-parent-id",
+    "x-datadog-sampling-priority",
+    "x-cloud-trace-context",
+    "grpc-trace-bin",
+];
+
+/// Headers a context never forwards, even when a service opts in: recomputed or hop-by-hop.
+pub const NEVER_FORWARDED: [&str; 10] = [
+    "host",
+    "content-length",
+    "content-type",
+    "timeout",
+    "connection",
+    "keep-alive",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+/// Whether `name` may be forwarded at all (not in [`NEVER_FORWARDED`], not `proxy-*`).
+pub fn forwardable(name: &str) -> bool {
+    !NEVER_FORWARDED.iter().any(|n| n.eq_ignore_ascii_case(name))
+        && !name.get(..6).is_some_and(|p| p.eq_ignore_ascii_case("proxy-"))
+}
+
 /// The request's surroundings: incoming metadata, deadline and the client for outbound calls.
 ///
-/// Like go's `context.Context` in a go-micro handler: make calls through it.
+/// Like go's `context.Context` in a go-micro handler: calls made through it carry the
+/// request's trace headers (and the headers the service opted into) and only what remains of
+/// its time budget.
 #[derive(Clone)]
 pub struct Context {
     metadata: Metadata,
     deadline: Option<Instant>,
     client: Arc<dyn Client>,
+    forward: Arc<[String]>,
 }
 
 impl Context {
-    /// A context outside any request: no metadata, no deadline.
+    /// A context outside any request: no metadata, no deadline (calls get the client's default).
     pub fn background(client: Arc<dyn Client>) -> Context {
         Context {
             metadata: Metadata::new(),
             deadline: None,
             client,
+            forward: Arc::from([]),
         }
     }
 
-    /// A context for a request that arrived with `metadata` (its headers).
-    pub fn incoming(client: Arc<dyn Client>, metadata: Metadata) -> Context {
+    /// A context for a request that arrived with `metadata` (its headers) and `deadline`;
+    /// `forward` names the headers, beyond the trace headers, that calls carry on.
+    pub(crate) fn incoming(
+        client: Arc<dyn Client>,
+        metadata: Metadata,
+        deadline: Option<Instant>,
+        forward: Arc<[String]>,
+    ) -> Context {
         Context {
             metadata,
-            deadline: None,
+            deadline,
             client,
+            forward,
         }
+    }
+
+    /// The same context with a deadline (the earlier one wins).
+    pub fn with_deadline(mut self, deadline: Instant) -> Context {
+        self.deadline = Some(self.deadline.map_or(deadline, |d| d.min(deadline)));
+        self
     }
 
     /// Every header of the incoming request, names compared case-insensitively.
@@ -94,9 +151,27 @@ impl Context {
         self.deadline
     }
 
+    /// What remains of the time budget (zero once spent), if there is one.
+    pub fn remaining(&self) -> Option<Duration> {
+        self.deadline.map(|d| d.saturating_duration_since(Instant::now()))
+    }
+
     /// The client calls made through this context use.
     pub fn client(&self) -> &Arc<dyn Client> {
         &self.client
+    }
+
+    /// The headers calls made through this context forward: the trace headers and the opted-in
+    /// ones that arrived with a non-empty value.
+    pub fn forwarded(&self) -> Metadata {
+        let mut out = Metadata::new();
+        for (name, value) in self.metadata.iter() {
+            let wanted = TRACE_HEADERS.contains(&name) || self.forward.iter().any(|f| f == name);
+            if wanted && !value.is_empty() {
+                out.append(name, value);
+            }
+        }
+        out
     }
 
     /// Calls `service`'s `endpoint` with a JSON request and decodes the JSON reply.
@@ -109,7 +184,7 @@ impl Context {
         self.call_with(service, endpoint, request, &CallOptions::default())
     }
 
-    /// [`call`](Self::call) with per-call options.
+    /// [`call`](Self::call) with per-call options; their metadata is sent beside the forwarded headers.
     pub fn call_with<Q: Serialize + ?Sized, R: DeserializeOwned>(
         &self,
         service: &str,
@@ -117,8 +192,46 @@ impl Context {
         request: &Q,
         options: &CallOptions,
     ) -> Result<R, Error> {
-        self.client
-            .call_with(service, endpoint, request, &Metadata::new(), options)
+        let metadata = self.outgoing(options);
+        client::call_json(
+            &*self.client,
+            service,
+            endpoint,
+            request,
+            &metadata,
+            options,
+            self.deadline,
+        )
+    }
+
+    /// Calls with a body of any content type and returns the raw 2xx reply.
+    pub fn call_raw(
+        &self,
+        service: &str,
+        endpoint: &str,
+        content_type: &str,
+        body: &[u8],
+        options: &CallOptions,
+    ) -> Result<Reply, Error> {
+        let metadata = self.outgoing(options);
+        let call = Call {
+            service,
+            endpoint,
+            content_type,
+            body,
+            metadata: &metadata,
+            options,
+            deadline: self.deadline,
+        };
+        self.client.call_raw(&call)
+    }
+
+    fn outgoing(&self, options: &CallOptions) -> Metadata {
+        let mut metadata = self.forwarded();
+        for (name, value) in options.metadata.iter() {
+            metadata.insert(name, value);
+        }
+        metadata
     }
 }
 

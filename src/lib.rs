@@ -45,6 +45,7 @@
 
 mod client;
 mod codec;
+mod duration;
 mod error;
 mod flags;
 mod handler;

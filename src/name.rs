@@ -48,6 +48,32 @@ pub fn target(service: &str, call_address: &str) -> Result<Target, Error> {
     parse_host_port(call_address)
 }
 
+/// The name rule with a namespace: `:PORT` targets become `name.NS.svc.CLUSTER_DOMAIN`, so the
+/// call reaches the service in namespace `NS` whatever the caller's own namespace. Without a
+/// namespace, or for fixed addresses, this is [`target`].
+pub fn target_in(
+    service: &str,
+    call_address: &str,
+    namespace: Option<&str>,
+    cluster_domain: &str,
+) -> Result<Target, Error> {
+    let mut target = target(service, call_address)?;
+    let Some(ns) = namespace.filter(|ns| !ns.is_empty()) else {
+        return Ok(target);
+    };
+    if !call_address.trim().starts_with(':') {
+        return Ok(target);
+    }
+    check_label(ns).map_err(|why| Error::Address(format!("namespace {ns:?}: {why}")))?;
+    let domain = cluster_domain.trim_matches('.');
+    for label in domain.split('.') {
+        check_label(label)
+            .map_err(|why| Error::Address(format!("cluster domain {cluster_domain:?}: {why}")))?;
+    }
+    target.host = format!("{}.{ns}.svc.{domain}", target.host);
+    Ok(target)
+}
+
 /// Splits a fixed `HOST:PORT` (or `[V6]:PORT`) address.
 pub fn parse_host_port(addr: &str) -> Result<Target, Error> {
     let (host, port) = addr
@@ -187,6 +213,30 @@ mod tests {
             assert!(matches!(err, Error::Address(_)), "{err}");
             assert!(err.to_string().contains(needle), "{err:?} lacks {needle:?}");
         }
+    }
+
+    #[test]
+    fn namespaces_make_fully_qualified_names() {
+        let t = target_in("go.micro.srv.sample", ":9080", Some("team-b"), "cluster.local").unwrap();
+        assert_eq!(t.to_string(), "go-micro-srv-sample.team-b.svc.cluster.local:9080");
+        let t = target_in("go.micro.srv.sample", ":9080", None, "cluster.local").unwrap();
+        assert_eq!(t.to_string(), "go-micro-srv-sample:9080");
+        let t = target_in(
+            "go.micro.srv.sample",
+            "10.0.0.1:80",
+            Some("team-b"),
+            "cluster.local",
+        )
+        .unwrap();
+        assert_eq!(
+            t.to_string(),
+            "10.0.0.1:80",
+            "fixed addresses ignore the namespace"
+        );
+        let t = target_in("svc", ":1", Some("ns"), "corp.example.").unwrap();
+        assert_eq!(t.host, "svc.ns.svc.corp.example");
+        assert!(target_in("svc", ":1", Some("Team_B"), "cluster.local").is_err());
+        assert!(target_in("svc", ":1", Some("ns"), "bad..domain").is_err());
     }
 
     #[test]

@@ -16,16 +16,29 @@ use crate::name::Overrides;
 pub struct Resolve {
     overrides: Overrides,
     ttl: Duration,
+    /// `.svc.CLUSTER_DOMAIN`: names ending so are fully qualified and looked up with a final dot.
+    fqdn_suffix: String,
     cache: RwLock<HashMap<String, (Instant, Vec<SocketAddr>)>>,
 }
 
 impl Resolve {
     /// A resolver with the given overrides, caching answers for `ttl` (zero: no cache).
-    pub fn new(overrides: Overrides, ttl: Duration) -> Resolve {
+    pub fn new(overrides: Overrides, ttl: Duration, cluster_domain: &str) -> Resolve {
+        let fqdn_suffix = format!(".svc.{}", cluster_domain.trim_matches('.'));
         Resolve {
             overrides,
             ttl,
+            fqdn_suffix,
             cache: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// The name to look up for `host_port`: a fully qualified cluster name gets a final dot, so
+    /// the resolver does not try the `ndots:5` search list first (four wasted queries).
+    pub fn lookup_name<'a>(&self, host_port: &'a str) -> std::borrow::Cow<'a, str> {
+        match host_port.rsplit_once(':') {
+            Some((host, port)) if host.ends_with(&self.fqdn_suffix) => format!("{host}.:{port}").into(),
+            _ => host_port.into(),
         }
     }
 
@@ -48,8 +61,8 @@ impl Resolve {
         {
             return Ok(addrs.clone());
         }
-        let addrs =
-            lookup(host_port).map_err(|e| Error::Unreachable(format!("cannot resolve {host_port}: {e}")))?;
+        let addrs = lookup(&self.lookup_name(host_port))
+            .map_err(|e| Error::Unreachable(format!("cannot resolve {host_port}: {e}")))?;
         if addrs.is_empty() {
             return Err(Error::Unreachable(format!(
                 "cannot resolve {host_port}: no addresses"
@@ -81,11 +94,32 @@ mod tests {
     #[test]
     fn overrides_win_without_lookup() {
         let o = Overrides::parse(&["srv:9080=127.0.0.1:1234"]).unwrap();
-        let r = Resolve::new(o, Duration::from_secs(5));
+        let r = Resolve::new(o, Duration::from_secs(5), "cluster.local");
         let got = r
             .resolve_with("srv:9080", |_| panic!("no lookup expected"))
             .unwrap();
         assert_eq!(got, [addr("127.0.0.1:1234")]);
+    }
+
+    #[test]
+    fn cluster_names_are_looked_up_fully_qualified() {
+        let r = Resolve::new(Overrides::new(), Duration::ZERO, "cluster.local");
+        assert_eq!(
+            r.lookup_name("srv.team-b.svc.cluster.local:9080"),
+            "srv.team-b.svc.cluster.local.:9080"
+        );
+        assert_eq!(
+            r.lookup_name("go-micro-srv-sample:9080"),
+            "go-micro-srv-sample:9080"
+        );
+        assert_eq!(r.lookup_name("10.0.0.1:80"), "10.0.0.1:80");
+        let seen = std::cell::RefCell::new(String::new());
+        r.resolve_with("srv.ns.svc.cluster.local:1", |name| {
+            *seen.borrow_mut() = name.to_string();
+            Ok(vec![addr("10.0.0.9:1")])
+        })
+        .unwrap();
+        assert_eq!(*seen.borrow(), "srv.ns.svc.cluster.local.:1");
     }
 
     #[test]
@@ -95,7 +129,7 @@ mod tests {
             calls.set(calls.get() + 1);
             Ok(vec![addr("10.0.0.1:80")])
         };
-        let r = Resolve::new(Overrides::new(), Duration::from_millis(50));
+        let r = Resolve::new(Overrides::new(), Duration::from_millis(50), "cluster.local");
         r.resolve_with("svc:80", lookup).unwrap();
         r.resolve_with("svc:80", lookup).unwrap();
         assert_eq!(calls.get(), 1);
@@ -106,7 +140,7 @@ mod tests {
 
     #[test]
     fn zero_ttl_looks_up_every_time_and_failures_are_unreachable() {
-        let r = Resolve::new(Overrides::new(), Duration::ZERO);
+        let r = Resolve::new(Overrides::new(), Duration::ZERO, "cluster.local");
         let calls = Cell::new(0);
         for _ in 0..2 {
             r.resolve_with("svc:80", |_| {

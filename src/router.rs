@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use crate::client::Client;
 use crate::error::Error;
@@ -27,14 +28,21 @@ pub struct Router {
     name: String,
     routes: HashMap<String, Route>,
     client: Arc<dyn Client>,
+    forward: Arc<[String]>,
 }
 
 impl Router {
-    pub(crate) fn new(name: &str, routes: HashMap<String, Route>, client: Arc<dyn Client>) -> Router {
+    pub(crate) fn new(
+        name: &str,
+        routes: HashMap<String, Route>,
+        client: Arc<dyn Client>,
+        forward: Vec<String>,
+    ) -> Router {
         Router {
             name: name.to_string(),
             routes,
             client,
+            forward: forward.into(),
         }
     }
 
@@ -73,7 +81,15 @@ impl Router {
             let err = Error::new(415, format!("unsupported content type {ct:?} for {}", req.path));
             return self.error(&err);
         }
-        let ctx = Context::incoming(self.client.clone(), metadata);
+        let deadline = match metadata.get("timeout").map(parse_timeout) {
+            None => None,
+            Some(Ok(budget)) if budget.is_zero() => {
+                return self.error(&Error::new(408, "deadline already spent (Timeout: 0)"));
+            }
+            Some(Ok(budget)) => Instant::now().checked_add(budget),
+            Some(Err(err)) => return self.error(&err),
+        };
+        let ctx = Context::incoming(self.client.clone(), metadata, deadline, self.forward.clone());
         match catch_unwind(AssertUnwindSafe(|| route.handler.call(&ctx, req))) {
             Ok(Ok(resp)) => resp,
             Ok(Err(err)) => self.error(&err),
@@ -82,6 +98,20 @@ impl Router {
                 self.error(&Error::internal("handler panicked"))
             }
         }
+    }
+}
+
+/// Parses `Timeout`: the caller's remaining budget in nanoseconds, decimal (go-micro's convention).
+/// Zero or negative means spent; anything else that is not a number is malformed.
+fn parse_timeout(value: &str) -> Result<Duration, Error> {
+    let value = value.trim();
+    match value.parse::<i64>() {
+        Ok(ns) if ns <= 0 => Ok(Duration::ZERO),
+        Ok(ns) => Ok(Duration::from_nanos(ns as u64)),
+        Err(_) if value.parse::<u128>().is_ok() => Ok(Duration::from_secs(u64::MAX / 4)),
+        Err(_) => Err(Error::bad_request(format!(
+            "malformed Timeout header {value:?} (want nanoseconds)"
+        ))),
     }
 }
 
@@ -151,7 +181,7 @@ mod tests {
                 json: false,
             },
         );
-        Router::new("go.micro.srv.sample", routes, Arc::new(NoClient))
+        Router::new("go.micro.srv.sample", routes, Arc::new(NoClient), Vec::new())
     }
 
     fn check(method: &str, path: &str, ct: Option<&str>, body: &str, status: u16, needle: &str) -> Response {
@@ -253,6 +283,38 @@ mod tests {
             "handler panicked",
         );
         assert!(!String::from_utf8_lossy(&resp.body).contains("secret"));
+    }
+
+    #[test]
+    fn timeout_header_becomes_the_deadline() {
+        assert_eq!(
+            parse_timeout("4980000000").unwrap(),
+            Duration::from_nanos(4_980_000_000)
+        );
+        assert_eq!(parse_timeout(" 0 ").unwrap(), Duration::ZERO);
+        assert_eq!(parse_timeout("-5").unwrap(), Duration::ZERO);
+        assert!(parse_timeout("99999999999999999999999").unwrap() > Duration::from_secs(1 << 40));
+        for bad in ["", "5s", "1.5", "0x10", "abc"] {
+            assert_eq!(parse_timeout(bad).unwrap_err().status(), 400, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn spent_or_malformed_budgets_never_run_the_handler() {
+        let dispatch = |timeout: &str| {
+            let md: Metadata = [("Timeout", timeout)].into_iter().collect();
+            let req = Request {
+                method: "POST".into(),
+                path: "/Example.Call".into(),
+                body: br#"{"name":"panic"}"#.to_vec(),
+                ..Request::default()
+            };
+            router().dispatch(md, req)
+        };
+        // The handler would panic (500): these never reach it.
+        assert_eq!(dispatch("0").status, 408);
+        assert_eq!(dispatch("soon").status, 400);
+        assert_eq!(dispatch("1000000000").status, 500);
     }
 
     #[test]

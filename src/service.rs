@@ -52,6 +52,7 @@ pub struct Service {
     server: Option<Box<dyn Server>>,
     client: Option<Arc<dyn Client>>,
     limits: Limits,
+    forward: Vec<String>,
 }
 
 impl Service {
@@ -67,6 +68,7 @@ impl Service {
             server: None,
             client: None,
             limits: Limits::default(),
+            forward: Vec::new(),
         }
     }
 
@@ -155,6 +157,17 @@ impl Service {
         self
     }
 
+    /// Forwards incoming header `name` (say `authorization`) on the calls handlers make, beside
+    /// Istio's trace headers. Hop-by-hop headers, `Host`, `Content-*` and `Timeout` never are.
+    pub fn forward_header(mut self, name: &str) -> Service {
+        if crate::handler::forwardable(name) {
+            self.forward.push(name.to_ascii_lowercase());
+        } else {
+            log::warn!("{}: header {name:?} is never forwarded", self.name);
+        }
+        self
+    }
+
     /// Sets the server limits and timeouts.
     pub fn limits(mut self, limits: Limits) -> Service {
         self.limits = limits;
@@ -207,6 +220,10 @@ impl Service {
                 HttpClient::builder()
                     .call_address(&self.flags.client_call_address)
                     .overrides(Overrides::parse(&self.flags.resolve)?)
+                    .timeout(self.flags.client_request_timeout)
+                    .retries(self.flags.client_retries)
+                    .namespace(Some(&self.flags.client_namespace))
+                    .cluster_domain(&self.flags.client_cluster_domain)
                     .build(),
             ),
         };
@@ -221,7 +238,7 @@ impl Service {
                 format!("cannot listen on {addr}: {e}"),
             ))
         })?;
-        let router = Arc::new(Router::new(&self.name, self.routes, client.clone()));
+        let router = Arc::new(Router::new(&self.name, self.routes, client.clone(), self.forward));
         let server_name = server.name();
         let handle = server.serve(listener, router)?;
         log::info!(

@@ -2,7 +2,7 @@
 
 use std::io;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ureq::unversioned::resolver::{ResolvedSocketAddrs, Resolver};
 use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
@@ -43,6 +43,9 @@ pub struct HttpClient {
     call_address: String,
     timeout: Duration,
     max_reply: u64,
+    retries: u32,
+    namespace: Option<String>,
+    cluster_domain: String,
 }
 
 /// Configures an [`HttpClient`].
@@ -54,11 +57,15 @@ pub struct HttpClientBuilder {
     pool_per_host: usize,
     dns_ttl: Duration,
     max_reply: u64,
+    retries: u32,
+    namespace: Option<String>,
+    cluster_domain: String,
 }
 
 impl HttpClient {
-    /// A builder with defaults: call address `:9080`, 5 s budget, 128 idle connections per host,
-    /// DNS answers cached for 5 s, replies up to 16 MiB.
+    /// A builder with defaults: call address `:9080`, 5 s budget, one retry of calls that never
+    /// reached the server, 128 idle connections per host, DNS answers cached for 5 s, replies up
+    /// to 16 MiB, no namespace, cluster domain `cluster.local`.
     pub fn builder() -> HttpClientBuilder {
         HttpClientBuilder {
             call_address: ":9080".into(),
@@ -67,6 +74,9 @@ impl HttpClient {
             pool_per_host: 128,
             dns_ttl: Duration::from_secs(5),
             max_reply: 16 << 20,
+            retries: 1,
+            namespace: None,
+            cluster_domain: "cluster.local".into(),
         }
     }
 
@@ -113,6 +123,24 @@ impl HttpClientBuilder {
         self
     }
 
+    /// Sets how often a call that provably never reached the server (refused, say) is retried.
+    pub fn retries(mut self, n: u32) -> Self {
+        self.retries = n;
+        self
+    }
+
+    /// Sets the namespace `:PORT` targets live in: `name.NS.svc.CLUSTER_DOMAIN` (empty: none).
+    pub fn namespace(mut self, namespace: Option<&str>) -> Self {
+        self.namespace = namespace.filter(|ns| !ns.is_empty()).map(str::to_string);
+        self
+    }
+
+    /// Sets the cluster domain for namespaced targets (default `cluster.local`).
+    pub fn cluster_domain(mut self, domain: &str) -> Self {
+        self.cluster_domain = domain.trim_matches('.').to_string();
+        self
+    }
+
     /// Sets the largest reply body accepted.
     pub fn max_reply(mut self, bytes: u64) -> Self {
         self.max_reply = bytes;
@@ -133,12 +161,19 @@ impl HttpClientBuilder {
             .timeout_per_read(t)
             .timeout_per_write(t)
             .build();
-        let resolver = MeshResolver(Arc::new(Resolve::new(self.overrides, self.dns_ttl)));
+        let resolve = Resolve::new(self.overrides, self.dns_ttl, &self.cluster_domain);
         HttpClient {
-            agent: ureq::Agent::with_parts(config, DefaultConnector::default(), resolver),
+            agent: ureq::Agent::with_parts(
+                config,
+                DefaultConnector::default(),
+                MeshResolver(Arc::new(resolve)),
+            ),
             call_address: self.call_address,
             timeout: self.timeout,
             max_reply: self.max_reply,
+            retries: self.retries,
+            namespace: self.namespace,
+            cluster_domain: self.cluster_domain,
         }
     }
 }
@@ -146,12 +181,58 @@ impl HttpClientBuilder {
 impl Client for HttpClient {
     fn call_raw(&self, call: &Call<'_>) -> Result<Reply, Error> {
         let address = call.options.address.as_deref().unwrap_or(&self.call_address);
-        let target = name::target(call.service, address)?;
+        let namespace = call.options.namespace.as_deref().or(self.namespace.as_deref());
+        let target = name::target_in(call.service, address, namespace, &self.cluster_domain)?;
         let url = format!("http://{target}/{}", call.endpoint.trim_start_matches('/'));
+        let retries = call.options.retries.unwrap_or(self.retries);
+        let mut attempt = 0;
+        loop {
+            let budget = self.budget(call, &target)?;
+            let failure = match self.send(&url, call, budget) {
+                Ok(reply) => return reply,
+                Err(failure) => failure,
+            };
+            let (error, not_sent) = (client_error(&failure, &target), never_sent(&failure));
+            if attempt >= retries || !(not_sent || call.options.idempotent) {
+                return Err(error);
+            }
+            let pause = backoff(attempt);
+            if call.deadline.is_some_and(|d| Instant::now() + pause >= d) {
+                return Err(error);
+            }
+            log::debug!("retrying {url} in {pause:?} after: {error}");
+            std::thread::sleep(pause);
+            attempt += 1;
+        }
+    }
+}
+
+impl HttpClient {
+    /// The budget of one attempt: the call's (or the default), cut to what the deadline leaves.
+    fn budget(&self, call: &Call<'_>, target: &name::Target) -> Result<Duration, Error> {
         let budget = call.options.timeout.unwrap_or(self.timeout);
+        let Some(deadline) = call.deadline else {
+            return Ok(budget);
+        };
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(Error::Timeout(format!(
+                "{target}: deadline spent before the call"
+            )));
+        }
+        Ok(budget.min(left))
+    }
+
+    /// One attempt: the outer `Err` is a transport failure, the inner result the reply's verdict.
+    fn send(
+        &self,
+        url: &str,
+        call: &Call<'_>,
+        budget: Duration,
+    ) -> Result<Result<Reply, Error>, ureq::Error> {
         let mut req = self
             .agent
-            .post(&url)
+            .post(url)
             .header("Content-Type", call.content_type)
             .header("Timeout", budget.as_nanos().to_string());
         for (key, value) in call.metadata.iter() {
@@ -160,7 +241,11 @@ impl Client for HttpClient {
             }
         }
         if budget != self.timeout {
-            let t = Some(budget);
+            // Rounded down to 10 ms so that calls under similar deadlines reuse the socket's
+            // timeout instead of setting it again (ureq skips unchanged values).
+            let t = Some(Duration::from_millis(
+                (budget.as_millis() as u64 / 10 * 10).max(1),
+            ));
             req = req
                 .config()
                 .timeout_connect(t)
@@ -168,9 +253,7 @@ impl Client for HttpClient {
                 .timeout_per_write(t)
                 .build();
         }
-        let mut resp = req
-            .send(call.body)
-            .map_err(|e| client_error(e, &target.to_string()))?;
+        let mut resp = req.send(call.body)?;
         let status = resp.status().as_u16();
         let content_type = resp
             .headers()
@@ -182,9 +265,8 @@ impl Client for HttpClient {
             .body_mut()
             .with_config()
             .limit(self.max_reply)
-            .read_to_vec()
-            .map_err(|e| client_error(e, &target.to_string()))?;
-        if (200..300).contains(&status) {
+            .read_to_vec()?;
+        Ok(if (200..300).contains(&status) {
             Ok(Reply {
                 status,
                 content_type,
@@ -192,12 +274,35 @@ impl Client for HttpClient {
             })
         } else {
             Err(codec::decode_error(status, &body))
-        }
+        })
     }
 }
 
+/// Whether a failure proves the request never reached the server: nothing was connected.
+fn never_sent(err: &ureq::Error) -> bool {
+    match err {
+        ureq::Error::ConnectionFailed | ureq::Error::HostNotFound => true,
+        ureq::Error::Timeout(phase) => matches!(phase, ureq::Timeout::Connect | ureq::Timeout::Resolve),
+        ureq::Error::Io(e) => e.kind() == io::ErrorKind::ConnectionRefused,
+        _ => false,
+    }
+}
+
+/// 10 ms x 2^attempt, between half and all of it at random, at most 1 s.
+fn backoff(attempt: u32) -> Duration {
+    use std::hash::{BuildHasher, Hasher};
+    let full = Duration::from_millis(10)
+        .saturating_mul(1 << attempt.min(7))
+        .min(Duration::from_secs(1));
+    // RandomState is seeded afresh per instance: enough jitter without a random-number crate.
+    let random = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
+    full / 2 + full.mul_f64((random % 1000) as f64 / 2000.0)
+}
+
 /// Maps a ureq failure on the way to `target` to the error table of protocol.md section 3.
-fn client_error(err: ureq::Error, target: &str) -> Error {
+fn client_error(err: &ureq::Error, target: &impl std::fmt::Display) -> Error {
     use io::ErrorKind as K;
     match err {
         ureq::Error::Timeout(phase) => Error::Timeout(format!("{target}: {phase}")),
@@ -230,7 +335,7 @@ fn client_error(err: ureq::Error, target: &str) -> Error {
 
 impl From<ureq::Error> for Error {
     fn from(err: ureq::Error) -> Error {
-        client_error(err, "call")
+        client_error(&err, &"call")
     }
 }
 

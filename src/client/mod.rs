@@ -1,6 +1,6 @@
 //! The `Client` interface: one RPC call to a named service, and its options.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -16,8 +16,30 @@ pub mod blocking;
 pub struct CallOptions {
     /// The call address for this call (`:PORT` or `HOST:PORT`), like go-micro's `CallOptions.Address`.
     pub address: Option<String>,
-    /// The time budget for this call, sent as the `Timeout` header in nanoseconds.
+    /// The time budget for this call; under a request's deadline, the smaller of the two.
     pub timeout: Option<Duration>,
+    /// Headers to send, on top of those a context forwards (these win on a clash).
+    pub metadata: Metadata,
+    /// The target service's namespace, for a call across namespaces (`:PORT` addresses only).
+    pub namespace: Option<String>,
+    /// Retries of a call that never reached the server (connection refused, say).
+    pub retries: Option<u32>,
+    /// Whether the call may be repeated even after it may have reached the server.
+    pub idempotent: bool,
+}
+
+impl CallOptions {
+    /// Options with a header added.
+    pub fn with_metadata(mut self, key: &str, value: &str) -> CallOptions {
+        self.metadata.insert(key, value);
+        self
+    }
+
+    /// Options with a time budget.
+    pub fn with_timeout(mut self, timeout: Duration) -> CallOptions {
+        self.timeout = Some(timeout);
+        self
+    }
 }
 
 /// One outbound RPC: `POST /{endpoint}` to the target of `service`.
@@ -31,10 +53,12 @@ pub struct Call<'a> {
     pub content_type: &'a str,
     /// The encoded request.
     pub body: &'a [u8],
-    /// Headers to send with the request.
+    /// Headers to send with the request (forwarded ones merged with the options' own).
     pub metadata: &'a Metadata,
     /// Per-call options.
     pub options: &'a CallOptions,
+    /// The deadline of the request this call is made for, if any: the call gets what remains.
+    pub deadline: Option<Instant>,
 }
 
 /// A successful (2xx) reply.
@@ -65,40 +89,47 @@ impl dyn Client {
         endpoint: &str,
         request: &Q,
     ) -> Result<R, Error> {
-        self.call_with(
-            service,
-            endpoint,
-            request,
-            &Metadata::new(),
-            &CallOptions::default(),
-        )
+        self.call_with(service, endpoint, request, &CallOptions::default())
     }
 
-    /// [`call`](Self::call) with metadata and options.
+    /// [`call`](Self::call) with options (metadata, timeout, namespace, ...).
     pub fn call_with<Q: Serialize + ?Sized, R: DeserializeOwned>(
         &self,
         service: &str,
         endpoint: &str,
         request: &Q,
-        metadata: &Metadata,
         options: &CallOptions,
     ) -> Result<R, Error> {
-        let body = codec::encode(request)?;
-        let call = Call {
-            service,
-            endpoint,
-            content_type: "application/json",
-            body: &body,
-            metadata,
-            options,
-        };
-        let reply = self.call_raw(&call)?;
-        codec::decode(&reply.body).map_err(|e| {
-            Error::with_id(
-                crate::error::CLIENT_ID,
-                500,
-                format!("bad reply from {service}: {e}"),
-            )
-        })
+        call_json(self, service, endpoint, request, &options.metadata, options, None)
     }
+}
+
+/// Encodes, calls and decodes: the typed call every `call` method ends in.
+pub(crate) fn call_json<Q: Serialize + ?Sized, R: DeserializeOwned>(
+    client: &dyn Client,
+    service: &str,
+    endpoint: &str,
+    request: &Q,
+    metadata: &Metadata,
+    options: &CallOptions,
+    deadline: Option<Instant>,
+) -> Result<R, Error> {
+    let body = codec::encode(request)?;
+    let call = Call {
+        service,
+        endpoint,
+        content_type: "application/json",
+        body: &body,
+        metadata,
+        options,
+        deadline,
+    };
+    let reply = client.call_raw(&call)?;
+    codec::decode(&reply.body).map_err(|e| {
+        Error::with_id(
+            crate::error::CLIENT_ID,
+            500,
+            format!("bad reply from {service}: {e}"),
+        )
+    })
 }

@@ -300,7 +300,12 @@ mod tests {
                 json: false,
             },
         );
-        Arc::new(Router::new("go.micro.srv.sample", routes, Arc::new(NoClient)))
+        Arc::new(Router::new(
+            "go.micro.srv.sample",
+            routes,
+            Arc::new(NoClient),
+            Vec::new(),
+        ))
     }
 
     fn limits() -> Limits {
