@@ -42,6 +42,14 @@ pub fn decode_error(http_status: u16, body: &[u8]) -> Error {
     Error::with_id("", http_status, text.trim())
 }
 
+/// Pretty-prints JSON text for people; any other text comes back as it is.
+pub fn pretty(body: &[u8]) -> String {
+    match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(value) => serde_json::to_string_pretty(&value).unwrap_or_default(),
+        Err(_) => String::from_utf8_lossy(body).into_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -78,6 +86,12 @@ mod tests {
         );
         let err = decode_error(404, &body);
         assert_eq!(err.wire("other"), wire);
+    }
+
+    #[test]
+    fn pretty_printing() {
+        assert_eq!(pretty(br#"{"msg":"Hello"}"#), "{\n  \"msg\": \"Hello\"\n}");
+        assert_eq!(pretty(b"plain"), "plain");
     }
 
     #[test]

@@ -41,8 +41,9 @@
 //! - [`Handler`], [`Context`], [`Request`], [`Response`]: what handlers see and return.
 //! - [`target`] is the name-to-DNS rule; [`Overrides`] the `--resolve` map.
 //! - [`Error`] is the one error type; [`WireError`] its JSON form.
-//! - [`Flags`] and [`Flag`] are the command line.
+//! - [`Flags`] and [`Flag`] are the command line; [`cli_main`] is the `micro-mesh` command.
 
+mod cli;
 mod client;
 mod codec;
 mod duration;
@@ -57,13 +58,16 @@ mod server;
 mod service;
 mod status;
 
+pub use cli::cli_main;
 pub use client::blocking::{HttpClient, HttpClientBuilder};
 pub use client::{Call, CallOptions, Client, Reply};
 pub use error::{CLIENT_ID, Error, WireError};
 pub use flags::{Flag, Flags};
-pub use handler::{Context, Handler, Request, Response, percent_decode};
+pub use handler::{
+    Context, Handler, NEVER_FORWARDED, Request, Response, TRACE_HEADERS, forwardable, percent_decode,
+};
 pub use metadata::Metadata;
-pub use name::{Overrides, Target, check_label, target};
+pub use name::{Overrides, Target, check_label, target, target_in};
 pub use router::Router;
 pub use server::http::HttpServer;
 #[cfg(feature = "tiny-http")]

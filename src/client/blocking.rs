@@ -208,6 +208,35 @@ impl Client for HttpClient {
 }
 
 impl HttpClient {
+    /// `GET http://{host_port}{path}`, for health checks and the like; non-2xx is an error.
+    pub fn get(&self, host_port: &str, path: &str) -> Result<Reply, Error> {
+        let target = name::parse_host_port(host_port)?;
+        let url = format!("http://{target}{path}");
+        let mut resp = self
+            .agent
+            .get(&url)
+            .call()
+            .map_err(|e| client_error(&e, &target))?;
+        let status = resp.status().as_u16();
+        let content_type = resp
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        let body = resp.body_mut().with_config().limit(self.max_reply).read_to_vec();
+        let body = body.map_err(|e| client_error(&e, &target))?;
+        if (200..300).contains(&status) {
+            Ok(Reply {
+                status,
+                content_type,
+                body,
+            })
+        } else {
+            Err(codec::decode_error(status, &body))
+        }
+    }
+
     /// The budget of one attempt: the call's (or the default), cut to what the deadline leaves.
     fn budget(&self, call: &Call<'_>, target: &name::Target) -> Result<Duration, Error> {
         let budget = call.options.timeout.unwrap_or(self.timeout);

@@ -1,0 +1,121 @@
+//! The `micro-mesh` command: `call` a service as `micro call` did, or read its `health`.
+
+use std::io::{IsTerminal, Read, Write};
+use std::process::ExitCode;
+
+use crate::client::blocking::HttpClient;
+use crate::client::{Call, CallOptions, Client};
+use crate::codec;
+use crate::error::{CLIENT_ID, Error};
+use crate::flags::{self, CallArgs, Command};
+use crate::metadata::Metadata;
+use crate::name::Overrides;
+
+/// Runs the `micro-mesh` command line and returns its exit code (see `micro-mesh --help`).
+pub fn cli_main() -> ExitCode {
+    let code = match flags::parse_cli(flags::process_args(), &flags::env_var) {
+        Ok(Command::Help(text)) => {
+            print!("{text}");
+            0
+        }
+        Ok(Command::Call(args)) => report(call(&args)),
+        Ok(Command::Health {
+            address,
+            path,
+            timeout,
+        }) => {
+            let client = HttpClient::builder().timeout(timeout).retries(0).build();
+            report(client.get(&address, &path).map(|reply| reply.body))
+        }
+        Err(err) => {
+            eprintln!("error: {err}");
+            2
+        }
+    };
+    ExitCode::from(code)
+}
+
+fn call(args: &CallArgs) -> Result<Vec<u8>, Error> {
+    let body = match args.body.as_deref() {
+        Some(body) if body != "-" => body.as_bytes().to_vec(),
+        _ if std::io::stdin().is_terminal() => b"{}".to_vec(),
+        _ => {
+            let mut body = Vec::new();
+            std::io::stdin().read_to_end(&mut body)?;
+            body
+        }
+    };
+    let client = HttpClient::builder()
+        .call_address(&args.address)
+        .overrides(Overrides::parse(&args.resolve)?)
+        .timeout(args.timeout)
+        .namespace(Some(&args.namespace))
+        .cluster_domain(&args.cluster_domain)
+        .build();
+    let metadata: Metadata = args
+        .headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let options = CallOptions::default();
+    let call = Call {
+        service: &args.service,
+        endpoint: &args.endpoint,
+        content_type: "application/json",
+        body: &body,
+        metadata: &metadata,
+        options: &options,
+        deadline: None,
+    };
+    Ok(client.call_raw(&call)?.body)
+}
+
+/// Prints a reply on stdout or the error JSON on stderr, and picks the exit code.
+fn report(result: Result<Vec<u8>, Error>) -> u8 {
+    match result {
+        Ok(body) => {
+            let mut out = std::io::stdout();
+            let text = if out.is_terminal() {
+                codec::pretty(&body)
+            } else {
+                String::from_utf8_lossy(&body).into_owned()
+            };
+            let _ = writeln!(out, "{}", text.trim_end());
+            0
+        }
+        Err(err) => {
+            eprintln!(
+                "{}",
+                String::from_utf8_lossy(&codec::encode_error(&err.wire(CLIENT_ID)))
+            );
+            exit_code(&err)
+        }
+    }
+}
+
+/// 3 bad address, 4 a 4xx answer, 5 a 5xx answer, 6 unreachable, 7 timed out, 1 anything else.
+pub(crate) fn exit_code(err: &Error) -> u8 {
+    match err {
+        Error::Address(_) => 3,
+        Error::Timeout(_) => 7,
+        Error::Unreachable(_) => 6,
+        Error::Micro { code, .. } if (400..500).contains(code) => 4,
+        Error::Micro { code, .. } if *code >= 500 => 5,
+        _ => 1,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_follow_the_error() {
+        assert_eq!(exit_code(&Error::Address("x".into())), 3);
+        assert_eq!(exit_code(&Error::new(404, "x")), 4);
+        assert_eq!(exit_code(&Error::new(503, "x")), 5);
+        assert_eq!(exit_code(&Error::Unreachable("x".into())), 6);
+        assert_eq!(exit_code(&Error::Timeout("x".into())), 7);
+        assert_eq!(exit_code(&Error::Codec("x".into())), 1);
+    }
+}
