@@ -135,6 +135,12 @@ impl Context {
         }
     }
 
+    /// The same context with `metadata` as its incoming headers (to continue a trace, say).
+    pub fn with_metadata(mut self, metadata: Metadata) -> Context {
+        self.metadata = metadata;
+        self
+    }
+
     /// The same context with a deadline (the earlier one wins).
     pub fn with_deadline(mut self, deadline: Instant) -> Context {
         self.deadline = Some(self.deadline.map_or(deadline, |d| d.min(deadline)));

@@ -1,0 +1,91 @@
+//! Client benchmark: `bench_client ADDR [CALLS] [THREADS]` calls `Example.Call` at ADDR through a
+//! request context (deadline and trace headers on) from THREADS threads sharing one client, and
+//! prints one JSON line like the bench peers' clients (`calls_per_s`, `p50_us`, `p99_us`, ...).
+
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+use micro_mesh::{Client, Context, HttpClient, Metadata};
+use serde::{Deserialize, Serialize};
+
+#[derive(Serialize)]
+struct Hello<'a> {
+    name: &'a str,
+}
+
+#[derive(Deserialize)]
+struct Reply {
+    msg: String,
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let addr = args.next().ok_or("usage: bench_client ADDR [CALLS] [THREADS]")?;
+    let calls: usize = args.next().map_or(Ok(20_000), |a| a.parse())?;
+    let threads: usize = args.next().map_or(Ok(1), |a| a.parse())?;
+    let client: Arc<dyn Client> = Arc::new(
+        HttpClient::builder()
+            .call_address(&addr)
+            .pool_per_host(threads)
+            .build(),
+    );
+    let incoming: Metadata = [
+        ("x-request-id", "bench-1"),
+        (
+            "traceparent",
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+        ),
+    ]
+    .into_iter()
+    .collect();
+    let per_thread = calls.div_ceil(threads);
+    let barrier = Arc::new(Barrier::new(threads + 1));
+    let workers: Vec<_> = (0..threads)
+        .map(|_| {
+            let (client, incoming, barrier) = (client.clone(), incoming.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                let call = || -> bool {
+                    // A fresh context per call, as a handler would get per request.
+                    let ctx = Context::background(client.clone())
+                        .with_metadata(incoming.clone())
+                        .with_deadline(Instant::now() + Duration::from_secs(5));
+                    let reply: Result<Reply, _> =
+                        ctx.call("go.micro.srv.sample", "Example.Call", &Hello { name: "Hobo" });
+                    matches!(reply, Ok(r) if r.msg == "Hello Hobo")
+                };
+                for _ in 0..200 {
+                    call();
+                }
+                barrier.wait();
+                let (mut lat, mut errors) = (Vec::with_capacity(per_thread), 0usize);
+                for _ in 0..per_thread {
+                    let t = Instant::now();
+                    errors += usize::from(!call());
+                    lat.push(t.elapsed().as_nanos() as u64);
+                }
+                (lat, errors)
+            })
+        })
+        .collect();
+    barrier.wait();
+    let started = Instant::now();
+    let (mut lat, mut errors) = (Vec::new(), 0);
+    for worker in workers {
+        let (l, e) = worker.join().map_err(|_| "worker panicked")?;
+        lat.extend(l);
+        errors += e;
+    }
+    let wall = started.elapsed().as_secs_f64();
+    lat.sort_unstable();
+    let pct = |p: f64| {
+        lat[((p / 100.0 * lat.len() as f64).ceil() as usize).clamp(1, lat.len()) - 1] as f64 / 1000.0
+    };
+    println!(
+        r#"{{"client":"micro-mesh","calls":{},"threads":{threads},"wall_s":{wall:.3},"calls_per_s":{:.1},"p50_us":{:.1},"p99_us":{:.1},"errors":{errors}}}"#,
+        lat.len(),
+        lat.len() as f64 / wall,
+        pct(50.0),
+        pct(99.0)
+    );
+    Ok(())
+}
