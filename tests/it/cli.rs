@@ -1,0 +1,134 @@
+//! The `micro-mesh` command, run as a process: outputs and exit codes.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+use crate::support::{closed_addr, sample, stop};
+
+fn micro_mesh(args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_micro-mesh"))
+        .args(args)
+        .env_remove("MICRO_CLIENT_CALL_ADDRESS")
+        .env_remove("MICRO_RESOLVE")
+        .env_remove("POD_NAMESPACE")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run micro-mesh");
+    let mut input = child.stdin.take().unwrap();
+    if let Some(text) = stdin {
+        input.write_all(text.as_bytes()).unwrap();
+    }
+    drop(input);
+    child.wait_with_output().unwrap()
+}
+
+#[track_caller]
+fn check(out: &Output, code: i32, stdout: &str, stderr: &str) {
+    let (o, e) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(code), "stdout {o:?} stderr {e:?}");
+    assert!(o.contains(stdout), "stdout {o:?} lacks {stdout:?}");
+    assert!(e.contains(stderr), "stderr {e:?} lacks {stderr:?}");
+}
+
+/// `micro-mesh call` prints the reply, takes the body from an argument or stdin, and sends metadata.
+#[test]
+fn call_prints_the_reply() {
+    let srv = sample("http");
+    let addr = srv.addr().to_string();
+    let out = micro_mesh(
+        &[
+            "call",
+            "--address",
+            &addr,
+            "go.micro.srv.sample",
+            "Example.Call",
+            r#"{"name":"Hobo"}"#,
+        ],
+        None,
+    );
+    check(&out, 0, r#"{"msg":"Hello Hobo"}"#, "");
+    let out = micro_mesh(
+        &["call", "-address", &addr, "go.micro.srv.sample", "Example.Call"],
+        Some(r#"{"name":"Pipe"}"#),
+    );
+    check(&out, 0, "Hello Pipe", "");
+    let resolve = format!("go-micro-srv-sample:9080={addr}");
+    let out = micro_mesh(
+        &[
+            "call",
+            "--resolve",
+            &resolve,
+            "-H",
+            "x-request-id:cli-1",
+            "go.micro.srv.sample",
+            "Echo.Headers",
+            "{}",
+        ],
+        None,
+    );
+    check(&out, 0, r#""x-request-id":"cli-1""#, "");
+    check(&out, 0, r#""host":"go-micro-srv-sample:9080""#, "");
+    stop("http", srv);
+}
+
+/// Errors come out as the error JSON on stderr, with an exit code that says what failed.
+#[test]
+fn errors_print_json_and_exit_by_kind() {
+    let srv = sample("http");
+    let addr = srv.addr().to_string();
+    let out = micro_mesh(
+        &[
+            "call",
+            "--address",
+            &addr,
+            "go.micro.srv.sample",
+            "Example.Nope",
+            "{}",
+        ],
+        None,
+    );
+    check(&out, 4, "", r#""code":404"#);
+    let out = micro_mesh(
+        &[
+            "call",
+            "--address",
+            &addr,
+            "go.micro.srv.sample",
+            "Example.Boom",
+            "{}",
+        ],
+        None,
+    );
+    check(&out, 5, "", r#""detail":"boom""#);
+    let refused = closed_addr().to_string();
+    let out = micro_mesh(
+        &[
+            "call",
+            "--address",
+            &refused,
+            "go.micro.srv.sample",
+            "Example.Call",
+            "{}",
+        ],
+        None,
+    );
+    check(&out, 6, "", r#""id":"go.micro.client","code":503"#);
+    let out = micro_mesh(&["call", "go_bad.srv", "Example.Call", "{}"], None);
+    check(&out, 3, "", "DNS-1123");
+    let out = micro_mesh(&["call", "--bogus", "1", "a", "b"], None);
+    check(&out, 2, "", "unknown flag --bogus");
+    stop("http", srv);
+}
+
+/// `--help` explains the commands with examples; `health` reports a service's health endpoint.
+#[test]
+fn help_and_health() {
+    check(&micro_mesh(&["--help"], None), 0, "Examples:", "");
+    let out = micro_mesh(&["health", &closed_addr().to_string()], None);
+    check(&out, 6, "", "go.micro.client");
+}
