@@ -112,6 +112,7 @@ impl ServerHandle {
 }
 
 /// The number of worker threads for fixed pools: `workers`, or 2 x available cores.
+#[cfg(feature = "tiny-http")]
 pub(crate) fn worker_count(limits: &Limits) -> usize {
     if limits.workers > 0 {
         return limits.workers;
