@@ -38,9 +38,11 @@
 //! - [`Server`] is the server interface: [`HttpServer`] (our HTTP/1.1 core, the default) and
 //!   `TinyHttpServer` (tiny_http, feature `tiny-http`).
 //! - [`Client`] is the client interface: [`HttpClient`] (blocking, on ureq).
-//! - [`Handler`], [`Context`], [`Request`], [`Response`]: what handlers see and return.
+//! - [`Handler`], [`Context`], [`Request`], [`Response`]: what handlers see and return;
+//!   [`ApiRequest`] and [`ApiResponse`] are go-api's shapes for ported API handlers.
 //! - [`target`] is the name-to-DNS rule; [`Overrides`] the `--resolve` map.
 //! - [`Error`] is the one error type; [`WireError`] its JSON form.
+//! - [`testing`] starts several services in one process, wired by mesh name, for tests.
 //! - [`Flags`] and [`Flag`] are the command line; [`cli_main`] is the `micro-mesh` command.
 
 mod cli;
@@ -49,6 +51,7 @@ mod codec;
 mod duration;
 mod error;
 mod flags;
+mod goapi;
 mod handler;
 mod metadata;
 mod name;
@@ -57,12 +60,14 @@ mod router;
 mod server;
 mod service;
 mod status;
+pub mod testing;
 
 pub use cli::cli_main;
 pub use client::blocking::{HttpClient, HttpClientBuilder};
 pub use client::{Call, CallOptions, Client, Reply};
 pub use error::{CLIENT_ID, Error, WireError};
 pub use flags::{Flag, Flags};
+pub use goapi::{ApiRequest, ApiResponse, Pair};
 pub use handler::{
     Context, Handler, NEVER_FORWARDED, Request, Response, TRACE_HEADERS, forwardable, percent_decode,
 };

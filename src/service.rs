@@ -12,7 +12,8 @@ use crate::client::Client;
 use crate::client::blocking::HttpClient;
 use crate::error::Error;
 use crate::flags::{self, Flag, Flags};
-use crate::handler::{Context, Handler, JsonHandler};
+use crate::goapi::{self, ApiRequest, ApiResponse};
+use crate::handler::{Context, Handler, JsonHandler, Request};
 use crate::name::Overrides;
 use crate::router::{Route, Router};
 use crate::server::http::HttpServer;
@@ -53,6 +54,7 @@ pub struct Service {
     client: Option<Arc<dyn Client>>,
     limits: Limits,
     forward: Vec<String>,
+    listener: Option<TcpListener>,
 }
 
 impl Service {
@@ -69,7 +71,13 @@ impl Service {
             client: None,
             limits: Limits::default(),
             forward: Vec::new(),
+            listener: None,
         }
+    }
+
+    /// The service name.
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     /// The version label (default `latest`), shown in `--help` and the start-up line.
@@ -124,6 +132,13 @@ impl Service {
     /// Sets the listen address (`--server_address`); use `127.0.0.1:0` in tests.
     pub fn address(mut self, addr: &str) -> Service {
         self.flags.server_address = addr.into();
+        self
+    }
+
+    /// Serves on this already-bound listener instead of binding `--server_address`
+    /// (socket activation, or a test kit that must know every address before starting).
+    pub fn listener(mut self, listener: TcpListener) -> Service {
+        self.listener = Some(listener);
         self
     }
 
@@ -199,6 +214,19 @@ impl Service {
         self.route(path.to_string(), methods, Box::new(handler), false)
     }
 
+    /// Serves HTTP `path` with a handler ported from go-micro's API: it sees the request in
+    /// go-api's `go.api.Request` shape and answers a `go.api.Response`, whose status (0 means
+    /// 200), headers and body are applied to the reply.
+    pub fn api_go<F>(self, path: &str, methods: &[&str], f: F) -> Service
+    where
+        F: Fn(&Context, ApiRequest) -> Result<ApiResponse, Error> + Send + Sync + 'static,
+    {
+        self.api(path, methods, move |ctx: &Context, req: Request| {
+            let request = goapi::to_api_request(ctx.metadata(), &req);
+            Ok(goapi::from_api_response(f(ctx, request)?))
+        })
+    }
+
     fn route(mut self, path: String, methods: &[&str], handler: Box<dyn Handler>, json: bool) -> Service {
         let methods = methods.iter().map(|m| m.to_ascii_uppercase()).collect();
         self.routes.insert(
@@ -232,12 +260,15 @@ impl Service {
             None => server_by_name(&self.flags.server, &self.limits)?,
         };
         let addr = &self.flags.server_address;
-        let listener = TcpListener::bind(addr).map_err(|e| {
-            Error::Io(std::io::Error::new(
-                e.kind(),
-                format!("cannot listen on {addr}: {e}"),
-            ))
-        })?;
+        let listener = match self.listener {
+            Some(listener) => listener,
+            None => TcpListener::bind(addr).map_err(|e| {
+                Error::Io(std::io::Error::new(
+                    e.kind(),
+                    format!("cannot listen on {addr}: {e}"),
+                ))
+            })?,
+        };
         let router = Arc::new(Router::new(&self.name, self.routes, client.clone(), self.forward));
         let server_name = server.name();
         let handle = server.serve(listener, router)?;

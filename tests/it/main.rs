@@ -12,6 +12,7 @@ mod client;
 mod errors;
 mod examples;
 mod http11;
+mod kit;
 mod load;
 mod mesh;
 mod stop;
