@@ -3,9 +3,10 @@
 //! ```text
 //! cargo run --example srv -- -server_address=127.0.0.1:9080
 //! curl -s -XPOST -H 'Content-Type: application/json' -d '{"name":"Hobo"}' 127.0.0.1:9080/Example.Call
+//! curl -sN -XPOST -H 'Content-Type: application/json' -d '{"count":3}' 127.0.0.1:9080/Example.Stream
 //! ```
 
-use micro_mesh::{Context, Error, Service};
+use micro_mesh::{Context, Error, Service, Stream};
 use serde::{Deserialize, Serialize};
 
 /// `Example.Call`'s request.
@@ -30,9 +31,31 @@ fn call(_: &Context, req: Request) -> Result<Response, Error> {
     })
 }
 
+/// `Example.Stream`'s request: how many messages to send.
+#[derive(Deserialize)]
+struct StreamingRequest {
+    #[serde(default)]
+    count: i64,
+}
+
+/// One message of `Example.Stream`.
+#[derive(Serialize)]
+struct StreamingResponse {
+    count: i64,
+}
+
+/// `rpc Stream(StreamingRequest) returns (stream StreamingResponse)`: `{"count":N}` sends N messages.
+fn stream(_: &Context, req: StreamingRequest, out: &mut Stream<'_>) -> Result<(), Error> {
+    for count in 0..req.count {
+        out.send(&StreamingResponse { count })?;
+    }
+    Ok(())
+}
+
 fn main() {
     let result = Service::new("go.micro.srv.sample")
         .rpc("Example.Call", call)
+        .stream("Example.Stream", stream)
         .run();
     if let Err(err) = result {
         eprintln!("error: {err}");

@@ -18,6 +18,7 @@ pub fn cli_main() -> ExitCode {
             print!("{text}");
             0
         }
+        Ok(Command::Call(args)) if args.stream => report(stream(&args).map(|()| Vec::new())),
         Ok(Command::Call(args)) => report(call(&args)),
         Ok(Command::Health {
             address,
@@ -35,7 +36,43 @@ pub fn cli_main() -> ExitCode {
     ExitCode::from(code)
 }
 
+/// Prints each message of a server stream on its own line as it arrives.
+fn stream(args: &CallArgs) -> Result<(), Error> {
+    let (client, body, metadata, options) = prepare(args)?;
+    let call = Call {
+        service: &args.service,
+        endpoint: &args.endpoint,
+        content_type: "application/json",
+        body: &body,
+        metadata: &metadata,
+        options: &options,
+        deadline: None,
+    };
+    let mut out = std::io::stdout().lock();
+    for message in client.stream_raw(&call)? {
+        out.write_all(&message?)?;
+        out.write_all(b"\n")?;
+        out.flush()?;
+    }
+    Ok(())
+}
+
 fn call(args: &CallArgs) -> Result<Vec<u8>, Error> {
+    let (client, body, metadata, options) = prepare(args)?;
+    let call = Call {
+        service: &args.service,
+        endpoint: &args.endpoint,
+        content_type: "application/json",
+        body: &body,
+        metadata: &metadata,
+        options: &options,
+        deadline: None,
+    };
+    Ok(client.call_raw(&call)?.body)
+}
+
+/// The client, body, metadata and options of a `call` or `stream` command line.
+fn prepare(args: &CallArgs) -> Result<(HttpClient, Vec<u8>, Metadata, CallOptions), Error> {
     let body = match args.body.as_deref() {
         Some(body) if body != "-" => body.as_bytes().to_vec(),
         _ if std::io::stdin().is_terminal() => b"{}".to_vec(),
@@ -57,22 +94,13 @@ fn call(args: &CallArgs) -> Result<Vec<u8>, Error> {
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
-    let options = CallOptions::default();
-    let call = Call {
-        service: &args.service,
-        endpoint: &args.endpoint,
-        content_type: "application/json",
-        body: &body,
-        metadata: &metadata,
-        options: &options,
-        deadline: None,
-    };
-    Ok(client.call_raw(&call)?.body)
+    Ok((client, body, metadata, CallOptions::default()))
 }
 
 /// Prints a reply on stdout or the error JSON on stderr, and picks the exit code.
 fn report(result: Result<Vec<u8>, Error>) -> u8 {
     match result {
+        Ok(body) if body.is_empty() => 0,
         Ok(body) => {
             let mut out = std::io::stdout();
             let text = if out.is_terminal() {

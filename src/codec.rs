@@ -30,6 +30,28 @@ pub fn encode_error(wire: &WireError) -> Vec<u8> {
     serde_json::to_vec(wire).unwrap_or_else(|_| b"{}".to_vec())
 }
 
+/// A stream's last line for an error after the stream started: `{"error":{...}}` and a newline.
+pub fn encode_stream_error(wire: &WireError) -> Vec<u8> {
+    let mut line = br#"{"error":"#.to_vec();
+    line.extend_from_slice(&encode_error(wire));
+    line.extend_from_slice(b"}\n");
+    line
+}
+
+/// The error a stream line carries, if it is an error line.
+pub fn decode_stream_error(line: &[u8]) -> Option<Error> {
+    #[derive(serde::Deserialize)]
+    struct Line {
+        error: WireError,
+    }
+    if !line.starts_with(br#"{"error""#) {
+        return None;
+    }
+    let line: Line = serde_json::from_slice(line).ok()?;
+    let code = line.error.code;
+    Some(Error::from_wire(line.error, if code == 0 { 500 } else { code }))
+}
+
 /// Turns a non-2xx reply into an error, go-micro `errors.Parse` style: a JSON error body gives
 /// id, code and detail; any other body becomes the detail, with the HTTP status as code.
 pub fn decode_error(http_status: u16, body: &[u8]) -> Error {
@@ -86,6 +108,19 @@ mod tests {
         );
         let err = decode_error(404, &body);
         assert_eq!(err.wire("other"), wire);
+    }
+
+    #[test]
+    fn stream_error_lines_round_trip() {
+        let wire = Error::new(408, "late").wire("svc");
+        let line = encode_stream_error(&wire);
+        assert_eq!(line.last(), Some(&b'\n'));
+        assert_eq!(
+            decode_stream_error(line.trim_ascii_end()).unwrap().wire("x"),
+            wire
+        );
+        assert!(decode_stream_error(br#"{"count":1}"#).is_none());
+        assert!(decode_stream_error(br#"{"error":"text"}"#).is_none());
     }
 
     #[test]

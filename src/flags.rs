@@ -330,6 +330,8 @@ pub(crate) struct CallArgs {
     pub timeout: Duration,
     pub namespace: String,
     pub cluster_domain: String,
+    /// `micro-mesh stream`: print the messages of a server stream as they arrive.
+    pub stream: bool,
 }
 
 /// The `micro-mesh --help` text.
@@ -338,9 +340,10 @@ micro-mesh: call services in the mesh the way `micro call` did, with no registry
 
 Usage:
   micro-mesh call [options] SERVICE ENDPOINT [BODY]   BODY is JSON; absent or - reads stdin
+  micro-mesh stream [options] SERVICE ENDPOINT [BODY] a server stream: one JSON message per line
   micro-mesh health [--path /health] ADDRESS          GET a service's health (exit 0 when 200)
 
-Options of call (Go spellings -name=value work too):
+Options of call and stream (Go spellings -name=value work too):
   -H, --header KEY:VALUE     metadata sent as a header; repeatable
   --address ADDR             :PORT (the name rule) or HOST:PORT (env MICRO_CLIENT_CALL_ADDRESS, default :9080)
   --resolve HOST:PORT=IP:PORT  connect there but keep Host; repeatable (env MICRO_RESOLVE)
@@ -357,6 +360,7 @@ Examples:
   echo '{\"name\":\"Hobo\"}' | micro-mesh call --address 127.0.0.1:9080 go.micro.srv.sample Example.Call
   micro-mesh call --resolve go-micro-srv-sample:9080=127.0.0.1:19080 -H x-request-id:abc \\
       go.micro.srv.sample Example.Call '{}'
+  micro-mesh stream --address 127.0.0.1:9080 go.micro.srv.sample Example.Stream '{\"count\":3}'
   micro-mesh health 127.0.0.1:9080
 ";
 
@@ -420,14 +424,14 @@ pub(crate) fn parse_cli(args: Vec<OsString>, env: &dyn Fn(&str) -> Option<String
                 timeout,
             })
         }
-        Some("call") => {
+        Some(command @ ("call" | "stream")) => {
             let (service, endpoint, body) = match free.as_slice() {
                 [_, s, e] => (s, e, None),
                 [_, s, e, b] => (s, e, Some(b.clone())),
                 _ => {
-                    return Err(Error::Flag(
-                        "usage: micro-mesh call [options] SERVICE ENDPOINT [BODY]".into(),
-                    ));
+                    return Err(Error::Flag(format!(
+                        "usage: micro-mesh {command} [options] SERVICE ENDPOINT [BODY]"
+                    )));
                 }
             };
             let headers = given
@@ -469,10 +473,11 @@ pub(crate) fn parse_cli(args: Vec<OsString>, env: &dyn Fn(&str) -> Option<String
                     &["MICRO_CLIENT_CLUSTER_DOMAIN"],
                     "cluster.local",
                 ),
+                stream: command == "stream",
             }))
         }
         Some(other) => Err(Error::Flag(format!(
-            "unknown command {other:?} (want call or health; see --help)"
+            "unknown command {other:?} (want call, stream or health; see --help)"
         ))),
     }
 }

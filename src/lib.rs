@@ -64,12 +64,13 @@ pub mod testing;
 
 pub use cli::cli_main;
 pub use client::blocking::{HttpClient, HttpClientBuilder};
-pub use client::{Call, CallOptions, Client, Reply};
+pub use client::{Call, CallOptions, Client, Messages, Reply};
 pub use error::{CLIENT_ID, Error, WireError};
 pub use flags::{Flag, Flags};
 pub use goapi::{ApiRequest, ApiResponse, Pair};
 pub use handler::{
-    Context, Handler, NEVER_FORWARDED, Request, Response, TRACE_HEADERS, forwardable, percent_decode,
+    Context, Handler, NDJSON, NEVER_FORWARDED, Request, Response, Sink, Stream, Streamer, TRACE_HEADERS,
+    forwardable, percent_decode,
 };
 pub use metadata::Metadata;
 pub use name::{Overrides, Target, check_label, target, target_in};

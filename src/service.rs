@@ -13,7 +13,7 @@ use crate::client::blocking::HttpClient;
 use crate::error::Error;
 use crate::flags::{self, Flag, Flags};
 use crate::goapi::{self, ApiRequest, ApiResponse};
-use crate::handler::{Context, Handler, JsonHandler, Request};
+use crate::handler::{Context, Handler, JsonHandler, Request, Stream, StreamHandler};
 use crate::name::Overrides;
 use crate::router::{Route, Router};
 use crate::server::http::HttpServer;
@@ -202,6 +202,17 @@ impl Service {
             Box::new(JsonHandler::new(f)),
             true,
         )
+    }
+
+    /// Serves a server-streaming RPC endpoint: the handler gets the typed JSON request and a
+    /// [`Stream`] to send messages on, one NDJSON line each (protocol.md section 8).
+    pub fn stream<Q, F>(self, endpoint: &str, f: F) -> Service
+    where
+        F: Fn(&Context, Q, &mut Stream<'_>) -> Result<(), Error> + Send + Sync + 'static,
+        Q: DeserializeOwned + Send + 'static,
+    {
+        let handler = StreamHandler::new(&self.name, f);
+        self.route(endpoint_path(endpoint), &["POST"], Box::new(handler), true)
     }
 
     /// Serves RPC endpoint `endpoint` with a raw handler that takes any content type.

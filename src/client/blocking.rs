@@ -1,15 +1,16 @@
 //! The blocking HTTP client on ureq: the only home of ureq.
 
-use std::io;
+use std::io::{self, BufRead, BufReader, Read};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ureq::unversioned::resolver::{ResolvedSocketAddrs, Resolver};
 use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
 
-use crate::client::{Call, Client, Reply};
+use crate::client::{Call, Client, Messages, Reply};
 use crate::codec;
 use crate::error::{CLIENT_ID, Error};
+use crate::handler::NDJSON;
 use crate::name::{self, Overrides};
 use crate::resolve::Resolve;
 
@@ -180,30 +181,11 @@ impl HttpClientBuilder {
 
 impl Client for HttpClient {
     fn call_raw(&self, call: &Call<'_>) -> Result<Reply, Error> {
-        let address = call.options.address.as_deref().unwrap_or(&self.call_address);
-        let namespace = call.options.namespace.as_deref().or(self.namespace.as_deref());
-        let target = name::target_in(call.service, address, namespace, &self.cluster_domain)?;
-        let url = format!("http://{target}/{}", call.endpoint.trim_start_matches('/'));
-        let retries = call.options.retries.unwrap_or(self.retries);
-        let mut attempt = 0;
-        loop {
-            let budget = self.budget(call, &target)?;
-            let failure = match self.send(&url, call, budget) {
-                Ok(reply) => return reply,
-                Err(failure) => failure,
-            };
-            let (error, not_sent) = (client_error(&failure, &target), never_sent(&failure));
-            if attempt >= retries || !(not_sent || call.options.idempotent) {
-                return Err(error);
-            }
-            let pause = backoff(attempt);
-            if call.deadline.is_some_and(|d| Instant::now() + pause >= d) {
-                return Err(error);
-            }
-            log::debug!("retrying {url} in {pause:?} after: {error}");
-            std::thread::sleep(pause);
-            attempt += 1;
-        }
+        self.with_retries(call, |url, budget| self.send(url, call, budget))?
+    }
+
+    fn stream_raw(&self, call: &Call<'_>) -> Result<Messages, Error> {
+        self.with_retries(call, |url, budget| self.open_stream(url, call, budget))?
     }
 }
 
@@ -237,28 +219,76 @@ impl HttpClient {
         }
     }
 
-    /// The budget of one attempt: the call's (or the default), cut to what the deadline leaves.
-    fn budget(&self, call: &Call<'_>, target: &name::Target) -> Result<Duration, Error> {
-        let budget = call.options.timeout.unwrap_or(self.timeout);
-        let Some(deadline) = call.deadline else {
-            return Ok(budget);
-        };
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(Error::Timeout(format!(
-                "{target}: deadline spent before the call"
-            )));
+    /// Runs `attempt` against the call's target, retrying failures that provably never reached
+    /// the server (or any failure of an idempotent call), with backoff, within the deadline.
+    fn with_retries<T>(
+        &self,
+        call: &Call<'_>,
+        attempt: impl Fn(&str, Duration) -> Result<T, ureq::Error>,
+    ) -> Result<T, Error> {
+        let address = call.options.address.as_deref().unwrap_or(&self.call_address);
+        let namespace = call.options.namespace.as_deref().or(self.namespace.as_deref());
+        let target = name::target_in(call.service, address, namespace, &self.cluster_domain)?;
+        let url = format!("http://{target}/{}", call.endpoint.trim_start_matches('/'));
+        let retries = call.options.retries.unwrap_or(self.retries);
+        let mut tries = 0;
+        loop {
+            let budget = self.budget(call, &target)?;
+            let failure = match attempt(&url, budget) {
+                Ok(done) => return Ok(done),
+                Err(failure) => failure,
+            };
+            let (error, not_sent) = (client_error(&failure, &target), never_sent(&failure));
+            if tries >= retries || !(not_sent || call.options.idempotent) {
+                return Err(error);
+            }
+            let pause = backoff(tries);
+            if call.deadline.is_some_and(|d| Instant::now() + pause >= d) {
+                return Err(error);
+            }
+            log::debug!("retrying {url} in {pause:?} after: {error}");
+            std::thread::sleep(pause);
+            tries += 1;
         }
-        Ok(budget.min(left))
     }
 
-    /// One attempt: the outer `Err` is a transport failure, the inner result the reply's verdict.
-    fn send(
+    /// Opens a stream: a non-2xx reply is read whole as the error; a 2xx one is read line by line.
+    fn open_stream(
         &self,
         url: &str,
         call: &Call<'_>,
         budget: Duration,
-    ) -> Result<Result<Reply, Error>, ureq::Error> {
+    ) -> Result<Result<Messages, Error>, ureq::Error> {
+        let resp = self
+            .post(url, call, budget)
+            .header("Accept", NDJSON)
+            .send(call.body)?;
+        let status = resp.status().as_u16();
+        let mut body = resp.into_body();
+        if !(200..300).contains(&status) {
+            let bytes = body.with_config().limit(self.max_reply).read_to_vec()?;
+            return Ok(Err(codec::decode_error(status, &bytes)));
+        }
+        let deadline = call
+            .deadline
+            .unwrap_or_else(|| Instant::now() + budget)
+            .min(Instant::now() + budget);
+        let lines = Lines {
+            reader: BufReader::new(body.into_reader()),
+            deadline,
+            max: self.max_reply,
+            done: false,
+        };
+        Ok(Ok(Box::new(lines)))
+    }
+
+    /// The request of one attempt: `POST url` with content type, `Timeout`, metadata and budget.
+    fn post(
+        &self,
+        url: &str,
+        call: &Call<'_>,
+        budget: Duration,
+    ) -> ureq::RequestBuilder<ureq::typestate::WithBody> {
         let mut req = self
             .agent
             .post(url)
@@ -282,7 +312,32 @@ impl HttpClient {
                 .timeout_per_write(t)
                 .build();
         }
-        let mut resp = req.send(call.body)?;
+        req
+    }
+
+    /// The budget of one attempt: the call's (or the default), cut to what the deadline leaves.
+    fn budget(&self, call: &Call<'_>, target: &name::Target) -> Result<Duration, Error> {
+        let budget = call.options.timeout.unwrap_or(self.timeout);
+        let Some(deadline) = call.deadline else {
+            return Ok(budget);
+        };
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(Error::Timeout(format!(
+                "{target}: deadline spent before the call"
+            )));
+        }
+        Ok(budget.min(left))
+    }
+
+    /// One attempt: the outer `Err` is a transport failure, the inner result the reply's verdict.
+    fn send(
+        &self,
+        url: &str,
+        call: &Call<'_>,
+        budget: Duration,
+    ) -> Result<Result<Reply, Error>, ureq::Error> {
+        let mut resp = self.post(url, call, budget).send(call.body)?;
         let status = resp.status().as_u16();
         let content_type = resp
             .headers()
@@ -359,6 +414,56 @@ fn client_error(err: &ureq::Error, target: &impl std::fmt::Display) -> Error {
             Error::with_id(CLIENT_ID, 502, format!("{target}: reply over {n} bytes"))
         }
         other => Error::with_id(CLIENT_ID, 500, format!("{target}: {other}")),
+    }
+}
+
+/// A stream's lines: each is one message, read when asked for, at most `max` bytes long.
+struct Lines {
+    reader: BufReader<ureq::BodyReader<'static>>,
+    deadline: Instant,
+    max: u64,
+    done: bool,
+}
+
+impl Iterator for Lines {
+    type Item = Result<Vec<u8>, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        while !self.done {
+            if Instant::now() >= self.deadline {
+                self.done = true;
+                return Some(Err(Error::Timeout("deadline reached during the stream".into())));
+            }
+            let mut line = Vec::new();
+            let read = (&mut self.reader).take(self.max + 1).read_until(b'\n', &mut line);
+            let line = match read {
+                Ok(0) => break,
+                Ok(_) if line.len() as u64 > self.max => {
+                    Err(Error::with_id(CLIENT_ID, 502, "stream message too large"))
+                }
+                Ok(_) => Ok(line.trim_ascii().to_vec()),
+                Err(e) if matches!(e.kind(), io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock) => {
+                    Err(Error::Timeout(format!("stream stalled: {e}")))
+                }
+                Err(e) => Err(Error::Unreachable(format!("stream broken: {e}"))),
+            };
+            match line {
+                Ok(line) if line.is_empty() => continue,
+                Ok(line) => match codec::decode_stream_error(&line) {
+                    Some(err) => {
+                        self.done = true;
+                        return Some(Err(err));
+                    }
+                    None => return Some(Ok(line)),
+                },
+                Err(err) => {
+                    self.done = true;
+                    return Some(Err(err));
+                }
+            }
+        }
+        self.done = true;
+        None
     }
 }
 

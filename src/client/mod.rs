@@ -79,7 +79,22 @@ pub struct Reply {
 pub trait Client: Send + Sync + 'static {
     /// Makes one call and returns the 2xx reply, or the error the reply or the transport gave.
     fn call_raw(&self, call: &Call<'_>) -> Result<Reply, Error>;
+
+    /// Calls a server-streaming endpoint and returns its messages, read one at a time.
+    fn stream_raw(&self, call: &Call<'_>) -> Result<Messages, Error> {
+        Err(Error::with_id(
+            crate::error::CLIENT_ID,
+            501,
+            format!("{} cannot stream", call.endpoint),
+        ))
+    }
 }
+
+/// The raw messages of a server stream (one JSON document each), read as they arrive.
+///
+/// An error sent after the stream started ends it as an `Err` item. Dropping it early closes
+/// the connection, so the server's handler sees its writes fail and stops.
+pub type Messages = Box<dyn Iterator<Item = Result<Vec<u8>, Error>> + Send>;
 
 impl dyn Client {
     /// Calls `service`'s `endpoint` with a JSON request and decodes the JSON reply.
@@ -102,6 +117,30 @@ impl dyn Client {
     ) -> Result<R, Error> {
         call_json(self, service, endpoint, request, &options.metadata, options, None)
     }
+}
+
+/// Encodes, calls and decodes each message: the typed stream every `stream` method ends in.
+pub(crate) fn stream_json<Q: Serialize + ?Sized, R: DeserializeOwned>(
+    client: &dyn Client,
+    service: &str,
+    endpoint: &str,
+    request: &Q,
+    metadata: &Metadata,
+    options: &CallOptions,
+    deadline: Option<Instant>,
+) -> Result<impl Iterator<Item = Result<R, Error>> + use<R, Q>, Error> {
+    let body = codec::encode(request)?;
+    let call = Call {
+        service,
+        endpoint,
+        content_type: "application/json",
+        body: &body,
+        metadata,
+        options,
+        deadline,
+    };
+    let messages = client.stream_raw(&call)?;
+    Ok(messages.map(|m| m.and_then(|bytes| codec::decode(&bytes))))
 }
 
 /// Encodes, calls and decodes: the typed call every `call` method ends in.

@@ -26,7 +26,7 @@ use std::sync::{Arc, Weak, mpsc};
 use std::thread::{self, JoinHandle};
 
 use crate::error::Error;
-use crate::handler::{Request, Response};
+use crate::handler::{Request, Response, Sink, Streamer};
 use crate::metadata::Metadata;
 use crate::router::Router;
 use crate::server::{Limits, Server, ServerHandle, worker_count};
@@ -222,22 +222,86 @@ fn read_body(rq: &mut tiny_http::Request, max: usize) -> Result<Vec<u8>, Error> 
 }
 
 /// Writes `resp`; tiny_http adds the framing and leaves the body out for HEAD, 1xx, 204, 304.
-fn respond(rq: tiny_http::Request, resp: Response) {
-    // Bodies are whole in memory: always send Content-Length rather than chunks.
-    let mut out = tiny_http::Response::from_data(resp.body)
-        .with_status_code(resp.status)
-        .with_chunked_threshold(usize::MAX);
+fn respond(rq: tiny_http::Request, mut resp: Response) {
+    let mut headers = Vec::new();
     for (name, value) in &resp.headers {
         let framing = FRAMING.iter().any(|f| name.eq_ignore_ascii_case(f));
         if framing || !is_token(name) || !is_field_value(value) {
             continue;
         }
         if let Ok(header) = tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes()) {
-            out.add_header(header);
+            headers.push(header);
         }
     }
-    if let Err(err) = rq.respond(out) {
+    let status = tiny_http::StatusCode(resp.status);
+    let result = match resp.stream.take() {
+        // Bodies are whole in memory: always send Content-Length rather than chunks.
+        None => rq.respond(tiny_http::Response::new(
+            status,
+            headers,
+            &resp.body[..],
+            Some(resp.body.len()),
+            None,
+        )),
+        Some(streamer) => respond_stream(rq, status, headers, streamer),
+    };
+    if let Err(err) = result {
         log::debug!("tiny_http: writing a response failed: {err}");
+    }
+}
+
+/// tiny_http pulls a body from a `Read`, so the stream's handler runs on a thread of its own,
+/// joined here, and hands its messages over a small bounded channel: a slow reader still
+/// blocks the handler. (tiny_http's chunk encoder sends them in 8 KiB batches.)
+fn respond_stream(
+    rq: tiny_http::Request,
+    status: tiny_http::StatusCode,
+    headers: Vec<tiny_http::Header>,
+    streamer: Streamer,
+) -> io::Result<()> {
+    let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(16);
+    let producer = thread::Builder::new()
+        .name("tiny-stream".into())
+        .spawn(move || streamer.run(&mut ChannelSink(tx)))?;
+    let reader = ChannelReader {
+        rx,
+        chunk: Vec::new(),
+        at: 0,
+    };
+    let result = rq.respond(tiny_http::Response::new(status, headers, reader, None, None));
+    // The reader is gone with the response: a producer still sending now fails and stops.
+    let _ = producer.join();
+    result
+}
+
+struct ChannelSink(mpsc::SyncSender<Vec<u8>>);
+
+impl Sink for ChannelSink {
+    fn write_chunk(&mut self, data: &[u8]) -> io::Result<()> {
+        self.0
+            .send(data.to_vec())
+            .map_err(|_| io::ErrorKind::BrokenPipe.into())
+    }
+}
+
+struct ChannelReader {
+    rx: mpsc::Receiver<Vec<u8>>,
+    chunk: Vec<u8>,
+    at: usize,
+}
+
+impl Read for ChannelReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.at == self.chunk.len() {
+            match self.rx.recv() {
+                Ok(chunk) => (self.chunk, self.at) = (chunk, 0),
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.chunk.len() - self.at);
+        buf[..n].copy_from_slice(&self.chunk[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
     }
 }
 

@@ -16,4 +16,5 @@ mod kit;
 mod load;
 mod mesh;
 mod stop;
+mod stream;
 mod support;

@@ -9,7 +9,7 @@ use super::body::{self, BodyError, Buf};
 use super::date;
 use super::head::{self, Framing, Head, Reject};
 use crate::error::Error;
-use crate::handler::{Request, Response};
+use crate::handler::{Request, Response, Sink};
 use crate::status::reason;
 
 /// Headers the server writes itself; a handler's copies are dropped.
@@ -74,9 +74,15 @@ impl Conn<'_> {
                 body,
                 peer: Some(self.peer),
             };
-            let response = self.shared.router.dispatch(head.headers, request);
-            let keep_alive = head.keep_alive && !self.shared.stopping();
-            if self.write(&response, head_only, keep_alive, head.http10).is_err() || !keep_alive {
+            let mut response = self.shared.router.dispatch(head.headers, request);
+            // A stream to an HTTP/1.0 peer has no chunked framing: it ends when the connection does.
+            let keep_alive =
+                head.keep_alive && !self.shared.stopping() && !(head.http10 && response.stream.is_some());
+            if self
+                .write(&mut response, head_only, keep_alive, head.http10)
+                .is_err()
+                || !keep_alive
+            {
                 return;
             }
             self.served += 1;
@@ -185,8 +191,8 @@ impl Conn<'_> {
 
     /// Answers with the error JSON, then closes without resetting the peer's view of it.
     fn refuse(&mut self, status: u16, detail: &str) {
-        let response = self.shared.router.error(&Error::new(status, detail));
-        if self.write(&response, false, false, false).is_ok() {
+        let mut response = self.shared.router.error(&Error::new(status, detail));
+        if self.write(&mut response, false, false, false).is_ok() {
             self.linger();
         }
     }
@@ -207,8 +213,14 @@ impl Conn<'_> {
         }
     }
 
-    /// Writes a response in one `write` (two for large bodies).
-    fn write(&mut self, resp: &Response, head_only: bool, keep_alive: bool, http10: bool) -> io::Result<()> {
+    /// Writes a response in one `write` (two for large bodies); a stream's head, then its chunks.
+    fn write(
+        &mut self,
+        resp: &mut Response,
+        head_only: bool,
+        keep_alive: bool,
+        http10: bool,
+    ) -> io::Result<()> {
         let out = &mut self.out;
         out.clear();
         let status = resp.status;
@@ -222,7 +234,12 @@ impl Conn<'_> {
             }
         }
         let bodiless = status < 200 || status == 204 || status == 304;
-        if !bodiless {
+        let streamer = resp.stream.take().filter(|_| !bodiless);
+        if streamer.is_some() {
+            if !http10 {
+                out.extend_from_slice(b"Transfer-Encoding: chunked\r\n");
+            }
+        } else if !bodiless {
             let _ = write!(out, "Content-Length: {}\r\n", resp.body.len());
         }
         out.extend_from_slice(b"Date: ");
@@ -237,12 +254,48 @@ impl Conn<'_> {
         if head_only || bodiless {
             return self.stream.write_all(&self.out);
         }
+        if let Some(streamer) = streamer {
+            self.stream.write_all(&self.out)?;
+            let mut sink = ChunkSink {
+                stream: &self.stream,
+                buf: std::mem::take(&mut self.out),
+                chunked: !http10,
+            };
+            let in_step =
+                streamer.run(&mut sink) && (!sink.chunked || sink.stream.write_all(b"0\r\n\r\n").is_ok());
+            self.out = sink.buf;
+            return if in_step {
+                Ok(())
+            } else {
+                Err(io::ErrorKind::BrokenPipe.into())
+            };
+        }
         if resp.body.len() <= 32 * 1024 {
             out.extend_from_slice(&resp.body);
             return self.stream.write_all(&self.out);
         }
         self.stream.write_all(&self.out)?;
         self.stream.write_all(&resp.body)
+    }
+}
+
+/// Writes each message of a stream as one chunk (or raw, to an HTTP/1.0 peer), in one `write`.
+struct ChunkSink<'a> {
+    stream: &'a TcpStream,
+    buf: Vec<u8>,
+    chunked: bool,
+}
+
+impl Sink for ChunkSink<'_> {
+    fn write_chunk(&mut self, data: &[u8]) -> io::Result<()> {
+        if !self.chunked {
+            return (&mut &*self.stream).write_all(data);
+        }
+        self.buf.clear();
+        let _ = write!(self.buf, "{:x}\r\n", data.len());
+        self.buf.extend_from_slice(data);
+        self.buf.extend_from_slice(b"\r\n");
+        (&mut &*self.stream).write_all(&self.buf)
     }
 }
 
