@@ -132,3 +132,35 @@ fn help_and_health() {
     let out = micro_mesh(&["health", &closed_addr().to_string()], None);
     check(&out, 6, "", "go.micro.client");
 }
+
+/// `micro-mesh stream` prints each message of a server stream on its own line.
+#[test]
+fn stream_prints_one_message_per_line() {
+    let srv = micro_mesh::Service::new("go.micro.srv.sample")
+        .address("127.0.0.1:0")
+        .stream(
+            "Example.Stream",
+            |_: &micro_mesh::Context, n: serde_json::Value, out: &mut micro_mesh::Stream<'_>| {
+                for count in 0..n["count"].as_u64().unwrap_or(0) {
+                    out.send(&serde_json::json!({ "count": count }))?;
+                }
+                Ok(())
+            },
+        )
+        .start()
+        .unwrap();
+    let addr = srv.addr().to_string();
+    let out = micro_mesh(
+        &[
+            "stream",
+            "--address",
+            &addr,
+            "go.micro.srv.sample",
+            "Example.Stream",
+            r#"{"count":3}"#,
+        ],
+        None,
+    );
+    check(&out, 0, "{\"count\":0}\n{\"count\":1}\n{\"count\":2}\n", "");
+    stop("http", srv);
+}
