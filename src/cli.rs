@@ -38,26 +38,26 @@ pub fn cli_main() -> ExitCode {
 
 /// Prints each message of a server stream on its own line as it arrives.
 fn stream(args: &CallArgs) -> Result<(), Error> {
-    let (client, body, metadata, options) = prepare(args)?;
-    let call = Call {
-        service: &args.service,
-        endpoint: &args.endpoint,
-        content_type: "application/json",
-        body: &body,
-        metadata: &metadata,
-        options: &options,
-        deadline: None,
-    };
-    let mut out = std::io::stdout().lock();
-    for message in client.stream_raw(&call)? {
-        out.write_all(&message?)?;
-        out.write_all(b"\n")?;
-        out.flush()?;
-    }
-    Ok(())
+    with_call(args, |client, call| {
+        let mut out = std::io::stdout().lock();
+        for message in client.stream_raw(call)? {
+            out.write_all(&message?)?;
+            out.write_all(b"\n")?;
+            out.flush()?;
+        }
+        Ok(())
+    })
 }
 
 fn call(args: &CallArgs) -> Result<Vec<u8>, Error> {
+    with_call(args, |client, call| Ok(client.call_raw(call)?.body))
+}
+
+/// Builds the client and the call a `call` or `stream` command line describes, and runs `f`.
+fn with_call<T>(
+    args: &CallArgs,
+    f: impl FnOnce(&HttpClient, &Call<'_>) -> Result<T, Error>,
+) -> Result<T, Error> {
     let (client, body, metadata, options) = prepare(args)?;
     let call = Call {
         service: &args.service,
@@ -68,7 +68,7 @@ fn call(args: &CallArgs) -> Result<Vec<u8>, Error> {
         options: &options,
         deadline: None,
     };
-    Ok(client.call_raw(&call)?.body)
+    f(&client, &call)
 }
 
 /// The client, body, metadata and options of a `call` or `stream` command line.

@@ -11,27 +11,12 @@ use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
 use crate::client::{Call, Client, Messages, Reply};
 use crate::codec;
 use crate::error::{CLIENT_ID, Error};
-use crate::handler::NDJSON;
+use crate::handler::{NDJSON, forwardable};
 use crate::name::{self, Overrides};
 use crate::resolve::Resolve;
 
 /// How many agents (connection pools) a client spreads its calling threads over.
 const POOL_SHARDS: usize = 8;
-
-/// Headers a caller's metadata may not set: the client computes them, or they are hop-by-hop.
-const NOT_SENT: [&str; 11] = [
-    "host",
-    "content-length",
-    "content-type",
-    "timeout",
-    "connection",
-    "keep-alive",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-    "expect",
-];
 
 /// The mesh client: blocking calls on shared ureq agents.
 ///
@@ -215,11 +200,19 @@ impl HttpClient {
     pub fn get(&self, host_port: &str, path: &str) -> Result<Reply, Error> {
         let target = name::parse_host_port(host_port)?;
         let url = format!("http://{target}{path}");
-        let mut resp = self
-            .agent()
+        let read = |resp| self.read_reply(resp);
+        self.agent()
             .get(&url)
             .call()
-            .map_err(|e| client_error(&e, &target))?;
+            .and_then(read)
+            .map_err(|e| client_error(&e, &target))?
+    }
+
+    /// Reads a reply whole: 2xx is the reply, anything else the error it carries.
+    fn read_reply(
+        &self,
+        mut resp: ureq::http::Response<ureq::Body>,
+    ) -> Result<Result<Reply, Error>, ureq::Error> {
         let status = resp.status().as_u16();
         let content_type = resp
             .headers()
@@ -227,9 +220,12 @@ impl HttpClient {
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default()
             .to_string();
-        let body = resp.body_mut().with_config().limit(self.max_reply).read_to_vec();
-        let body = body.map_err(|e| client_error(&e, &target))?;
-        if (200..300).contains(&status) {
+        let body = resp
+            .body_mut()
+            .with_config()
+            .limit(self.max_reply)
+            .read_to_vec()?;
+        Ok(if (200..300).contains(&status) {
             Ok(Reply {
                 status,
                 content_type,
@@ -237,7 +233,7 @@ impl HttpClient {
             })
         } else {
             Err(codec::decode_error(status, &body))
-        }
+        })
     }
 
     /// Runs `attempt` against the call's target, retrying failures that provably never reached
@@ -316,7 +312,8 @@ impl HttpClient {
             .header("Content-Type", call.content_type)
             .header("Timeout", budget.as_nanos().to_string());
         for (key, value) in call.metadata.iter() {
-            if !NOT_SENT.contains(&key) && !key.starts_with("proxy-") {
+            // Host, Content-*, Timeout and hop-by-hop headers are the client's to set.
+            if forwardable(key) && key != "expect" {
                 req = req.header(key, value);
             }
         }
@@ -358,28 +355,7 @@ impl HttpClient {
         call: &Call<'_>,
         budget: Duration,
     ) -> Result<Result<Reply, Error>, ureq::Error> {
-        let mut resp = self.post(url, call, budget).send(call.body)?;
-        let status = resp.status().as_u16();
-        let content_type = resp
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_string();
-        let body = resp
-            .body_mut()
-            .with_config()
-            .limit(self.max_reply)
-            .read_to_vec()?;
-        Ok(if (200..300).contains(&status) {
-            Ok(Reply {
-                status,
-                content_type,
-                body,
-            })
-        } else {
-            Err(codec::decode_error(status, &body))
-        })
+        self.read_reply(self.post(url, call, budget).send(call.body)?)
     }
 }
 

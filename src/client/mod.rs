@@ -119,6 +119,28 @@ impl dyn Client {
     }
 }
 
+/// Encodes `request` as JSON and hands the call to `f`: what every typed call and stream shares.
+fn with_json_call<Q: Serialize + ?Sized, T>(
+    target: (&str, &str),
+    request: &Q,
+    metadata: &Metadata,
+    options: &CallOptions,
+    deadline: Option<Instant>,
+    f: impl FnOnce(&Call<'_>) -> Result<T, Error>,
+) -> Result<T, Error> {
+    let body = codec::encode(request)?;
+    let (service, endpoint) = target;
+    f(&Call {
+        service,
+        endpoint,
+        content_type: "application/json",
+        body: &body,
+        metadata,
+        options,
+        deadline,
+    })
+}
+
 /// Encodes, calls and decodes each message: the typed stream every `stream` method ends in.
 pub(crate) fn stream_json<Q: Serialize + ?Sized, R: DeserializeOwned>(
     client: &dyn Client,
@@ -129,17 +151,14 @@ pub(crate) fn stream_json<Q: Serialize + ?Sized, R: DeserializeOwned>(
     options: &CallOptions,
     deadline: Option<Instant>,
 ) -> Result<impl Iterator<Item = Result<R, Error>> + use<R, Q>, Error> {
-    let body = codec::encode(request)?;
-    let call = Call {
-        service,
-        endpoint,
-        content_type: "application/json",
-        body: &body,
+    let messages = with_json_call(
+        (service, endpoint),
+        request,
         metadata,
         options,
         deadline,
-    };
-    let messages = client.stream_raw(&call)?;
+        |call| client.stream_raw(call),
+    )?;
     Ok(messages.map(|m| m.and_then(|bytes| codec::decode(&bytes))))
 }
 
@@ -153,17 +172,14 @@ pub(crate) fn call_json<Q: Serialize + ?Sized, R: DeserializeOwned>(
     options: &CallOptions,
     deadline: Option<Instant>,
 ) -> Result<R, Error> {
-    let body = codec::encode(request)?;
-    let call = Call {
-        service,
-        endpoint,
-        content_type: "application/json",
-        body: &body,
+    let reply = with_json_call(
+        (service, endpoint),
+        request,
         metadata,
         options,
         deadline,
-    };
-    let reply = client.call_raw(&call)?;
+        |call| client.call_raw(call),
+    )?;
     codec::decode(&reply.body).map_err(|e| {
         Error::with_id(
             crate::error::CLIENT_ID,
