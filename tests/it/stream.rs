@@ -109,7 +109,8 @@ fn a_hundred_thousand_messages_with_flat_memory() {
         for message in open(
             &srv,
             serde_json::json!({"count": 100_000, "pad": 512}),
-            &CallOptions::default(),
+            // A stream's budget covers all of it: generous, so a loaded machine does not cut it off.
+            &CallOptions::default().with_timeout(Duration::from_secs(60)),
         )
         .unwrap()
         {
