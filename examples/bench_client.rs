@@ -1,4 +1,5 @@
-//! Client benchmark: `bench_client ADDR [CALLS] [THREADS]` calls `Example.Call` at ADDR through a
+//! Client benchmark: `bench_client ADDR [CALLS] [THREADS]` calls `Example.Call` at ADDR (`HOST:PORT`,
+//! or a URL like `http://HOST:PORT/Example.Call`, of which only `HOST:PORT` is used) through a
 //! request context (deadline and trace headers on) from THREADS threads sharing one client, and
 //! prints one JSON line like the bench peers' clients (`calls_per_s`, `p50_us`, `p99_us`, ...).
 
@@ -20,7 +21,14 @@ struct Reply {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let addr = args.next().ok_or("usage: bench_client ADDR [CALLS] [THREADS]")?;
+    let addr = args
+        .next()
+        .ok_or("usage: bench_client ADDR|URL [CALLS] [THREADS]")?;
+    // Also take the peers' URL form, http://HOST:PORT/Example.Call: only HOST:PORT is used.
+    let addr = match addr.strip_prefix("http://") {
+        Some(rest) => rest.split('/').next().unwrap_or(rest).to_string(),
+        None => addr,
+    };
     let calls: usize = args.next().map_or(Ok(20_000), |a| a.parse())?;
     let threads: usize = args.next().map_or(Ok(1), |a| a.parse())?;
     let client: Arc<dyn Client> = Arc::new(
