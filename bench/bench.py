@@ -792,6 +792,14 @@ def cmd_run(a):
         print(f"!! {data['summary']['errors_total']} request errors in total (see the tables)")
 
 
+def load_range(data):
+    """Lowest and highest 1-minute load average seen at start, end and around every server."""
+    xs = [data["load"]["start"][0], data["load"].get("end", data["load"]["start"])[0]]
+    for r in data["rounds"]:
+        xs += [r["loadavg_before"][0], r.get("loadavg_after", r["loadavg_before"])[0]]
+    return min(xs), max(xs)
+
+
 def fmt(x, spec="{:.0f}"):
     return "-" if x is None else spec.format(x)
 
@@ -800,9 +808,11 @@ def report(data):
     """Markdown tables of the medians (what README's Performance section shows)."""
     s, m, cfg = data["summary"], data["machine"], data["config"]
     sv = s["servers"]
+    lo, hi = load_range(data)
     lines = [f"{m['date']}, {m['cpu_model']}, {m['nproc']} cores, kernel {m['kernel']}; "
-             f"{cfg['rounds']} interleaved rounds x {cfg['duration_s']} s per level; load "
-             f"{data['load']['start'][0]:.2f} at start, {data['load']['end'][0]:.2f} at end.", ""]
+             f"{cfg['rounds']} interleaved rounds x {cfg['duration_s']} s per level "
+             f"({data.get('elapsed_s', 0) / 60:.0f} min); 1-minute load average {lo:.2f} to "
+             f"{hi:.2f} over the run (the benchmark itself keeps the 2 cores busy: ~2).", ""]
     lines += ["| server | rps c=1 | rps c=16 | rps c=128 | p99 ms c=1 / 16 / 128 | "
               "CPU µs/req c=16 / 128 | idle RSS MiB | RSS MiB / threads c=128 | startup ms | "
               "stripped MiB | errors |", "|---|---|---|---|---|---|---|---|---|---|---|"]

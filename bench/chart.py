@@ -113,8 +113,8 @@ def render(data):
            f'<rect width="{W}" height="{H}" fill="#ffffff"/>']
     out.append(text(W / 2, 28, "micro-mesh benchmark: requests per second on loopback "
                     "(wrk, POST /Example.Call)", 17, "middle", "bold"))
-    load = data.get("load", {})
-    la = f"{load['start'][0]:.2f} -> {load['end'][0]:.2f}" if load.get("end") else "?"
+    loads = [r["loadavg_before"][0] for r in data["rounds"]] + [data["load"]["start"][0]]
+    la = f"{min(loads):.1f} to {max(loads):.1f}"
     out.append(text(W / 2, 48, f"{m['cpu_model']}, {m['nproc']} cores, Linux {m['kernel']}, "
                     f"{m['date']}", 12, "middle", fill="#495057"))
     out.append(text(W / 2, 64, f"medians of {cfg['rounds']} interleaved rounds x {cfg['duration_s']} s "
