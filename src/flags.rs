@@ -68,12 +68,26 @@ pub struct Flags {
     /// `--client_cluster_domain` / `MICRO_CLIENT_CLUSTER_DOMAIN`: for namespaced targets
     /// (default `cluster.local`).
     pub client_cluster_domain: String,
+    /// `--server_max_connections` / `MICRO_SERVER_MAX_CONNECTIONS`: [`Limits::max_connections`](crate::Limits).
+    pub server_max_connections: u32,
+    /// `--server_max_in_flight` / `MICRO_SERVER_MAX_IN_FLIGHT`: [`Limits::max_in_flight`](crate::Limits).
+    pub server_max_in_flight: u32,
+    /// `--server_idle_timeout` / `MICRO_SERVER_IDLE_TIMEOUT`: [`Limits::idle_timeout`](crate::Limits).
+    pub server_idle_timeout: Duration,
+    /// `--shutdown_delay` / `MICRO_SHUTDOWN_DELAY`: [`Limits::shutdown_delay`](crate::Limits).
+    pub shutdown_delay: Duration,
+    /// `--shutdown_timeout` / `MICRO_SHUTDOWN_TIMEOUT`: [`Limits::shutdown_timeout`](crate::Limits).
+    pub shutdown_timeout: Duration,
+    /// `--log_level` / `MICRO_LOG_LEVEL`: what `run()` logs on stderr (default `info`, which
+    /// includes the access log; `info,access=off` leaves it out).
+    pub log_level: String,
     /// Values of the service's own flags, by name.
     pub own: Vec<(String, String)>,
 }
 
 impl Default for Flags {
     fn default() -> Flags {
+        let limits = crate::server::Limits::default();
         Flags {
             server_address: "0.0.0.0:9080".into(),
             client_call_address: ":9080".into(),
@@ -83,6 +97,12 @@ impl Default for Flags {
             client_retries: 1,
             client_namespace: String::new(),
             client_cluster_domain: "cluster.local".into(),
+            server_max_connections: limits.max_connections as u32,
+            server_max_in_flight: limits.max_in_flight as u32,
+            server_idle_timeout: limits.idle_timeout,
+            shutdown_delay: limits.shutdown_delay,
+            shutdown_timeout: limits.shutdown_timeout,
+            log_level: "info".into(),
             own: Vec::new(),
         }
     }
@@ -97,6 +117,7 @@ impl Flags {
 
 /// What a command line asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(clippy::large_enum_variant)] // made once per process
 pub enum Parsed {
     /// Run with these flags.
     Run(Flags),
@@ -194,6 +215,48 @@ const BUILTINS: &[Builtin] = &[
                 .split('.')
                 .try_for_each(|label| check_label(label).map_err(Error::Flag))
         },
+    },
+    Builtin {
+        key: "--server_max_connections",
+        env: &["MICRO_SERVER_MAX_CONNECTIONS"],
+        usage: "most connections served at once, a thread each; at the cap the one waiting longest is closed",
+        slot: Slot::Count(|f| &mut f.server_max_connections),
+        check: |v, _| check_cap(v),
+    },
+    Builtin {
+        key: "--server_max_in_flight",
+        env: &["MICRO_SERVER_MAX_IN_FLIGHT"],
+        usage: "most requests in handlers at once; beyond it a fast 503",
+        slot: Slot::Count(|f| &mut f.server_max_in_flight),
+        check: |v, _| check_cap(v),
+    },
+    Builtin {
+        key: "--server_idle_timeout",
+        env: &["MICRO_SERVER_IDLE_TIMEOUT"],
+        usage: "how long a kept-alive connection may sit idle (keep it above the sidecar's 1h)",
+        slot: Slot::Time(|f| &mut f.server_idle_timeout),
+        check: |v, _| check_duration(v),
+    },
+    Builtin {
+        key: "--shutdown_delay",
+        env: &["MICRO_SHUTDOWN_DELAY"],
+        usage: "on SIGTERM, how long readiness answers 503 before the listener closes",
+        slot: Slot::Time(|f| &mut f.shutdown_delay),
+        check: |v, _| check_duration(v),
+    },
+    Builtin {
+        key: "--shutdown_timeout",
+        env: &["MICRO_SHUTDOWN_TIMEOUT"],
+        usage: "then how long requests in flight may take to finish",
+        slot: Slot::Time(|f| &mut f.shutdown_timeout),
+        check: |v, _| check_duration(v),
+    },
+    Builtin {
+        key: "--log_level",
+        env: &["MICRO_LOG_LEVEL"],
+        usage: "off, error, warn, info (with the access log), debug or trace; TARGET=LEVEL too (access=off)",
+        slot: Slot::One(|f| &mut f.log_level),
+        check: |v, _| crate::logger::parse_spec(v).map(drop).map_err(Error::Flag),
     },
 ];
 
@@ -575,6 +638,16 @@ fn check_count(value: &str) -> Result<(), Error> {
         Ok(n) if n <= 100 => Ok(()),
         _ => Err(Error::Flag(format!(
             "{value:?} is not a whole number from 0 to 100"
+        ))),
+    }
+}
+
+/// A cap on connections or requests: a whole number from 1 to 1,000,000.
+fn check_cap(value: &str) -> Result<(), Error> {
+    match value.parse::<u32>() {
+        Ok(n) if (1..=1_000_000).contains(&n) => Ok(()),
+        _ => Err(Error::Flag(format!(
+            "{value:?} is not a whole number from 1 to 1000000"
         ))),
     }
 }
@@ -965,6 +1038,42 @@ mod tests {
         check_err("--client_namespace Team_B", &[], "DNS-1123");
         check_err("", &[("POD_NAMESPACE", "Bad_NS")], "POD_NAMESPACE");
         check_err("--client_cluster_domain a..b", &[], "client_cluster_domain");
+    }
+
+    #[test]
+    fn lifecycle_flags() {
+        let f = check(
+            "--server_max_connections 64 -server_max_in_flight=8 --shutdown_delay=100ms \
+             --shutdown_timeout 1s --server_idle_timeout 2h --log_level warn,access=info",
+            &[],
+        );
+        assert_eq!((f.server_max_connections, f.server_max_in_flight), (64, 8));
+        assert_eq!(
+            (f.shutdown_delay, f.shutdown_timeout, f.server_idle_timeout),
+            (
+                Duration::from_millis(100),
+                Duration::from_secs(1),
+                Duration::from_secs(7200)
+            )
+        );
+        assert_eq!(f.log_level, "warn,access=info");
+        let env = [("MICRO_LOG_LEVEL", "off"), ("MICRO_SHUTDOWN_DELAY", "0")];
+        let f = check("", &env);
+        assert_eq!((f.log_level.as_str(), f.shutdown_delay), ("off", Duration::ZERO));
+        let d = Flags::default();
+        assert_eq!((d.server_max_connections, d.server_max_in_flight), (256, 128));
+        assert_eq!(
+            (d.shutdown_delay, d.shutdown_timeout),
+            (Duration::from_secs(2), Duration::from_secs(20))
+        );
+        assert_eq!(
+            (d.server_idle_timeout, d.log_level.as_str()),
+            (Duration::from_secs(3610), "info")
+        );
+        check_err("--server_max_connections 0", &[], "from 1 to 1000000");
+        check_err("--server_max_in_flight=lots", &[], "from 1 to 1000000");
+        check_err("--shutdown_delay 2", &[], "invalid duration");
+        check_err("--log_level loud", &[], "unknown log level");
     }
 
     fn cli(args: &[&str], env: &[(&str, &str)]) -> Result<Command, Error> {

@@ -53,6 +53,8 @@ mod error;
 mod flags;
 mod goapi;
 mod handler;
+mod health;
+mod logger;
 mod metadata;
 mod name;
 mod resolve;
@@ -72,10 +74,13 @@ pub use handler::{
     Context, Handler, NDJSON, NEVER_FORWARDED, Request, Response, Sink, Stream, Streamer, TRACE_HEADERS,
     forwardable, percent_decode,
 };
+pub use health::{HEALTH_PATHS, Health};
 pub use metadata::Metadata;
 pub use name::{Overrides, Target, check_label, target, target_in};
 pub use router::Router;
 pub use server::http::HttpServer;
+#[doc(hidden)]
+pub use server::http::fuzz_request;
 #[cfg(feature = "tiny-http")]
 pub use server::tiny::TinyHttpServer;
 pub use server::{Limits, Server, ServerHandle};

@@ -4,6 +4,8 @@ use std::collections::HashMap;
 use std::ffi::OsString;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -14,6 +16,7 @@ use crate::error::Error;
 use crate::flags::{self, Flag, Flags};
 use crate::goapi::{self, ApiRequest, ApiResponse};
 use crate::handler::{Context, Handler, JsonHandler, Request, Stream, StreamHandler};
+use crate::health::Health;
 use crate::name::Overrides;
 use crate::router::{Route, Router};
 use crate::server::http::HttpServer;
@@ -55,6 +58,7 @@ pub struct Service {
     limits: Limits,
     forward: Vec<String>,
     listener: Option<TcpListener>,
+    ready_check: Option<Box<dyn Fn() -> bool + Send + Sync>>,
 }
 
 impl Service {
@@ -72,6 +76,7 @@ impl Service {
             limits: Limits::default(),
             forward: Vec::new(),
             listener: None,
+            ready_check: None,
         }
     }
 
@@ -183,10 +188,39 @@ impl Service {
         self
     }
 
-    /// Sets the server limits and timeouts.
+    /// Sets the server limits and timeouts. Those that are flags too (`--server_max_connections`,
+    /// `--server_max_in_flight`, `--server_idle_timeout`, `--shutdown_delay`,
+    /// `--shutdown_timeout`) become those flags' defaults: a flag given later still wins.
     pub fn limits(mut self, limits: Limits) -> Service {
+        let f = &mut self.flags;
+        f.server_max_connections = u32::try_from(limits.max_connections).unwrap_or(u32::MAX);
+        f.server_max_in_flight = u32::try_from(limits.max_in_flight).unwrap_or(u32::MAX);
+        f.server_idle_timeout = limits.idle_timeout;
+        f.shutdown_delay = limits.shutdown_delay;
+        f.shutdown_timeout = limits.shutdown_timeout;
         self.limits = limits;
         self
+    }
+
+    /// Adds the service's own readiness: `/health/ready` (and `/health`) answer 503 while
+    /// `check` returns false (or panics). It runs on every readiness probe, on the thread that
+    /// serves the probe, so keep it cheap: read a flag, do not call out.
+    pub fn ready_check(mut self, check: impl Fn() -> bool + Send + Sync + 'static) -> Service {
+        self.ready_check = Some(Box::new(check));
+        self
+    }
+
+    /// The limits in force: those set with [`limits`](Service::limits), with the flags' values.
+    fn effective_limits(&self) -> Limits {
+        let f = &self.flags;
+        Limits {
+            max_connections: f.server_max_connections as usize,
+            max_in_flight: f.server_max_in_flight as usize,
+            idle_timeout: f.server_idle_timeout,
+            shutdown_delay: f.shutdown_delay,
+            shutdown_timeout: f.shutdown_timeout,
+            ..self.limits.clone()
+        }
     }
 
     /// Serves RPC endpoint `endpoint` (`POST /Service.Method`) with a typed JSON handler.
@@ -253,6 +287,7 @@ impl Service {
 
     /// Binds, starts the server, and returns at once with a handle.
     pub fn start(self) -> Result<ServiceHandle, Error> {
+        let limits = self.effective_limits();
         let client = match self.client {
             Some(client) => client,
             None => Arc::new(
@@ -268,7 +303,7 @@ impl Service {
         };
         let server = match self.server {
             Some(server) => server,
-            None => server_by_name(&self.flags.server, &self.limits)?,
+            None => server_by_name(&self.flags.server, &limits)?,
         };
         let addr = &self.flags.server_address;
         let listener = match self.listener {
@@ -282,7 +317,9 @@ impl Service {
         };
         let router = Arc::new(Router::new(&self.name, self.routes, client.clone(), self.forward));
         let server_name = server.name();
-        let handle = server.serve(listener, router)?;
+        let health = Health::new(self.ready_check);
+        let handle = server.serve(listener, router, health.clone())?;
+        health.set_ready();
         log::info!(
             "{} {} listening on {} (server {server_name})",
             self.name,
@@ -293,30 +330,71 @@ impl Service {
             name: self.name,
             server: handle,
             client,
+            health,
+            shutdown_delay: limits.shutdown_delay,
         })
     }
 
-    /// Parses flags (unless [`init`](Service::init) did), starts, and serves until SIGTERM or
-    /// SIGINT, or until the server fails; then stops and joins every thread.
+    /// Parses flags (unless [`init`](Service::init) did), installs the JSON logger at
+    /// `--log_level`, raises the soft open-file limit to the hard one, starts, and serves until
+    /// SIGTERM or SIGINT, or until the server fails.
+    ///
+    /// The first signal drains as [`ServiceHandle::drain`] does: readiness 503 at once, the
+    /// listener closed after `--shutdown_delay`, requests in flight given `--shutdown_timeout`;
+    /// then `run` returns `Ok` (exit 0). A second signal exits at once with 128 + its number.
     pub fn run(self) -> Result<(), Error> {
+        use signal_hook::consts::{SIGINT, SIGTERM};
         let service = if self.parsed { self } else { self.init() };
-        let handle = service.start()?;
-        eprintln!("{} listening on {}", handle.name, handle.addr());
-        let mut signals =
-            signal_hook::iterator::Signals::new([signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT])?;
+        crate::logger::init(&service.flags.log_level).map_err(Error::Flag)?;
+        raise_open_files_limit();
+        // Before binding: a SIGTERM that arrives during start-up already drains.
+        let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT])?;
         let signals_handle = signals.handle();
-        let stop = handle.server.stopper();
+        let handle = service.start()?;
+        let (tx, rx) = mpsc::channel();
         let watcher = std::thread::Builder::new()
             .name("signals".into())
             .spawn(move || {
-                if signals.forever().next().is_some() {
-                    stop();
+                for (n, signal) in signals.forever().enumerate() {
+                    if n == 0 {
+                        let _ = tx.send(signal);
+                    } else {
+                        log::warn!("second signal ({signal}): exiting now");
+                        std::process::exit(128 + signal);
+                    }
                 }
             })?;
-        let result = handle.server.join();
+        let result = loop {
+            match rx.recv_timeout(Duration::from_millis(100)) {
+                Ok(signal) => {
+                    let name = if signal == SIGTERM { "SIGTERM" } else { "SIGINT" };
+                    log::info!(
+                        "{name}: draining: readiness 503 now, listener closes in {:?}",
+                        handle.shutdown_delay
+                    );
+                    let started = Instant::now();
+                    let result = handle.drain();
+                    log::info!("drained in {:?}", started.elapsed());
+                    break result;
+                }
+                // The server ended by itself (tiny_http's accept thread died, say): its error.
+                Err(RecvTimeoutError::Timeout) if handle.server.is_finished() => break handle.stop(),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break handle.server.join(),
+            }
+        };
         signals_handle.close();
         let _ = watcher.join();
         result
+    }
+}
+
+/// Raises the soft limit on open files to the hard one, so that connections, not a default of
+/// 1024 descriptors, are what runs out; the accept loop backs off if they still do.
+fn raise_open_files_limit() {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => log::debug!("open-file limit: {limit}"),
+        Err(err) => log::warn!("cannot raise the open-file limit: {err}"),
     }
 }
 
@@ -337,11 +415,13 @@ fn server_by_name(name: &str, limits: &Limits) -> Result<Box<dyn Server>, Error>
     }
 }
 
-/// A started service: its address, its client, and `stop()`.
+/// A started service: its address, its client, its health, and `drain()` or `stop()`.
 pub struct ServiceHandle {
     name: String,
     server: ServerHandle,
     client: Arc<dyn Client>,
+    health: Health,
+    shutdown_delay: Duration,
 }
 
 impl ServiceHandle {
@@ -365,8 +445,26 @@ impl ServiceHandle {
         Context::background(self.client.clone())
     }
 
-    /// Stops serving and joins every thread the service started.
+    /// The service's health, as `/health/ready` reports it.
+    pub fn health(&self) -> &Health {
+        &self.health
+    }
+
+    /// Shuts down as SIGTERM does under [`Service::run`]: readiness answers 503 at once; after
+    /// [`Limits::shutdown_delay`] the listener closes (new connections are refused), idle
+    /// connections close, busy ones answer with `Connection: close`, and requests in flight
+    /// get [`Limits::shutdown_timeout`] to finish; then every thread is joined.
+    pub fn drain(self) -> Result<(), Error> {
+        self.health.set_draining();
+        std::thread::sleep(self.shutdown_delay);
+        self.server.stop()
+    }
+
+    /// Like [`drain`](ServiceHandle::drain) without the delay: readiness 503 and the listener
+    /// closed at once, requests in flight finished (within [`Limits::shutdown_timeout`]),
+    /// every thread joined. For tests, and for programs that tell their load balancer themselves.
     pub fn stop(self) -> Result<(), Error> {
+        self.health.set_draining();
         self.server.stop()
     }
 }

@@ -6,6 +6,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crate::error::Error;
+use crate::health::Health;
 use crate::router::Router;
 
 pub mod http;
@@ -21,7 +22,17 @@ pub trait Server: Send + 'static {
     fn name(&self) -> &'static str;
 
     /// Starts serving on `listener` and returns once requests are being accepted.
-    fn serve(self: Box<Self>, listener: TcpListener, router: Arc<Router>) -> Result<ServerHandle, Error>;
+    ///
+    /// A server answers the health paths with [`Health::answer`] before routing (and before
+    /// any cap), and closes connections after their response once [`Health::is_draining`].
+    /// Its [`ServerHandle`]'s stop drains: the listener closes, requests in flight finish
+    /// within [`Limits::shutdown_timeout`], then every thread is joined.
+    fn serve(
+        self: Box<Self>,
+        listener: TcpListener,
+        router: Arc<Router>,
+        health: Health,
+    ) -> Result<ServerHandle, Error>;
 }
 
 /// Limits and timeouts a server enforces on every connection.
@@ -33,11 +44,18 @@ pub struct Limits {
     pub max_headers: usize,
     /// Largest request body in bytes; over it: 413 without reading the body.
     pub max_body: usize,
-    /// Most connections served at once (one thread each); more wait in the accept backlog.
+    /// Most connections served at once (one thread each). At the cap the connection that has
+    /// waited longest for a request is closed to admit a new one (silent or slow heads first,
+    /// then idle keep-alive ones); with none to close, a few more are read for one request
+    /// each (health is answered, the rest get 503), and beyond those new ones wait in the
+    /// accept backlog. `http` only.
     pub max_connections: usize,
+    /// Most requests in handlers at once; beyond it a request gets a fast 503 (health probes
+    /// are not counted). `http` only; tiny_http's cap is its worker count.
+    pub max_in_flight: usize,
     /// Time for a request head to arrive in full, counted from its first byte (or the accept).
     pub head_timeout: Duration,
-    /// Time a body may go without a byte arriving.
+    /// Time for a request body to arrive in full, counted from the end of its head.
     pub body_timeout: Duration,
     /// Time a kept-alive connection may sit idle between requests.
     pub idle_timeout: Duration,
@@ -47,6 +65,13 @@ pub struct Limits {
     pub worker_idle: Duration,
     /// Worker threads on `recv()`, for servers with a fixed pool (tiny_http); 0 means 2 x cores.
     pub workers: usize,
+    /// How long readiness answers 503 before the listener closes, when a service drains
+    /// (SIGTERM, or [`ServiceHandle::drain`](crate::ServiceHandle::drain)), so that the mesh
+    /// stops sending new requests first.
+    pub shutdown_delay: Duration,
+    /// Once the listener closes, how long requests in flight may take to finish; then the
+    /// connections left are closed.
+    pub shutdown_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -55,7 +80,9 @@ impl Default for Limits {
             max_head: 64 * 1024,
             max_headers: 100,
             max_body: 4 * 1024 * 1024,
-            max_connections: 1024,
+            // A 2-core pod: 256 threads at most (stacks of 512 KiB, mostly untouched).
+            max_connections: 256,
+            max_in_flight: 128,
             head_timeout: Duration::from_secs(10),
             body_timeout: Duration::from_secs(30),
             // Longer than Envoy's default upstream idle timeout (1 h), so the sidecar closes first.
@@ -63,6 +90,9 @@ impl Default for Limits {
             write_timeout: Duration::from_secs(30),
             worker_idle: Duration::from_secs(30),
             workers: 0,
+            shutdown_delay: Duration::from_secs(2),
+            // With the delay, below Kubernetes' default 30 s grace period.
+            shutdown_timeout: Duration::from_secs(20),
         }
     }
 }
@@ -77,7 +107,8 @@ pub struct ServerHandle {
 }
 
 impl ServerHandle {
-    /// Wraps a server's owner thread; `stop` must make that thread finish and may run twice.
+    /// Wraps a server's owner thread; `stop` must make that thread drain and finish (see
+    /// [`Server::serve`]), must not block, and may run more than once.
     pub fn new(addr: SocketAddr, stop: StopFn, main: JoinHandle<Result<(), Error>>) -> ServerHandle {
         ServerHandle { addr, stop, main }
     }
@@ -97,7 +128,8 @@ impl ServerHandle {
         self.main.is_finished()
     }
 
-    /// Stops the server and waits until every thread it started has been joined.
+    /// Stops the server, draining it (see [`Server::serve`]), and waits until every thread it
+    /// started has been joined.
     pub fn stop(self) -> Result<(), Error> {
         (self.stop)();
         self.join()

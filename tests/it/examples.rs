@@ -12,7 +12,7 @@ use crate::support::{ChildGuard, SRV, check, check_error, exchange, free_port, r
 ///
 /// `cargo test --test it` does not build examples, so this runs `cargo build --examples` once
 /// (a no-op when they are fresh) with the target directory and profile of this test binary.
-fn examples_dir() -> &'static PathBuf {
+pub(crate) fn examples_dir() -> &'static PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
         let exe = std::env::current_exe().expect("current_exe");
@@ -35,7 +35,7 @@ fn examples_dir() -> &'static PathBuf {
 }
 
 /// Starts example `name` with `args` and `env` (other `MICRO_*` variables cleared).
-fn spawn(name: &str, args: &[&str], env: &[(&str, &str)]) -> ChildGuard {
+pub(crate) fn spawn(name: &str, args: &[&str], env: &[(&str, &str)]) -> ChildGuard {
     let bin = examples_dir().join(name);
     let mut cmd = Command::new(&bin);
     // Both pipes: the examples print a line or two, far below the pipe buffer.
@@ -71,7 +71,7 @@ fn run_to_exit(name: &str, args: &[&str]) -> (Option<i32>, String, String) {
     )
 }
 
-fn read_pipe(pipe: Option<impl std::io::Read>) -> String {
+pub(crate) fn read_pipe(pipe: Option<impl std::io::Read>) -> String {
     let mut text = String::new();
     if let Some(mut pipe) = pipe {
         let _ = pipe.read_to_string(&mut text);
@@ -80,7 +80,7 @@ fn read_pipe(pipe: Option<impl std::io::Read>) -> String {
 }
 
 /// Waits until `port` accepts connections (5 s at most), failing early if the child exits.
-fn wait_listening(child: &mut ChildGuard, port: u16) -> SocketAddr {
+pub(crate) fn wait_listening(child: &mut ChildGuard, port: u16) -> SocketAddr {
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let until = Instant::now() + Duration::from_secs(5);
     loop {

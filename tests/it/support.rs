@@ -285,6 +285,15 @@ impl Http {
         }
     }
 
+    /// Wraps a connected stream (its timeouts as they are).
+    pub fn from_stream(label: &str, stream: TcpStream) -> Http {
+        Http {
+            label: label.into(),
+            stream,
+            buf: Vec::new(),
+        }
+    }
+
     /// Writes `raw` in one call.
     #[track_caller]
     pub fn send(&mut self, raw: impl AsRef<[u8]>) {

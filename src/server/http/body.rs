@@ -90,6 +90,10 @@ impl Buf {
     fn line(&mut self, src: &mut impl Read, max: usize) -> Result<Vec<u8>, BodyError> {
         loop {
             if let Some(i) = self.unread().iter().position(|&b| b == b'\n') {
+                // The same limit whether the line arrived in one read or in several.
+                if i > max + 1 {
+                    return Err(BodyError::Malformed("chunk line too long"));
+                }
                 let mut line = self.unread()[..i].to_vec();
                 self.consume(i + 1);
                 if line.last() == Some(&b'\r') {
@@ -193,6 +197,11 @@ mod tests {
             );
         }
         assert!(matches!(chunked("5\r\nhel", 100), Err(BodyError::Io(_))));
+        let long_ext = format!("1;{}\r\na\r\n0\r\n\r\n", "e".repeat(5000));
+        assert!(matches!(chunked(&long_ext, 100), Err(BodyError::Malformed(_))));
+        let mut buf = Buf::new(8192, 8192); // the whole line arrives in one read
+        let read = read_chunked(&mut buf, &mut Cursor::new(long_ext.into_bytes()), 100);
+        assert!(matches!(read, Err(BodyError::Malformed("chunk line too long"))));
         assert!(matches!(chunked("65\r\n", 100), Err(BodyError::TooLarge)));
         assert!(matches!(chunked("32\r\n", 49), Err(BodyError::TooLarge)));
     }

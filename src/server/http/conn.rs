@@ -2,14 +2,17 @@
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::Shared;
 use super::body::{self, BodyError, Buf};
 use super::date;
 use super::head::{self, Framing, Head, Reject};
+use super::{BUSY, FRESH, HEAD, IDLE, Shared, Slot};
 use crate::error::Error;
 use crate::handler::{Request, Response, Sink};
+use crate::health::Health;
+use crate::logger::{self, Access};
 use crate::status::reason;
 
 /// Headers the server writes itself; a handler's copies are dropped.
@@ -23,33 +26,35 @@ const OWN_HEADERS: [&str; 5] = [
 
 struct Conn<'a> {
     shared: &'a Shared,
-    stream: TcpStream,
+    /// The socket, owned by the slot (so the accept thread can shut it down without a dup).
+    stream: &'a TcpStream,
     peer: SocketAddr,
+    /// The connection's published state (see `Slot`): false from `enter` means evicted.
+    slot: Arc<Slot>,
     buf: Buf,
     out: Vec<u8>,
     read_timeout: Option<Duration>,
     served: u64,
 }
 
-/// Serves `stream` until the peer closes, a timeout fires, framing is lost, or the server stops.
-pub(crate) fn serve(shared: &Shared, stream: TcpStream, peer: SocketAddr) {
+/// Serves `stream` until the peer closes, a timeout fires, framing is lost, the connection is
+/// evicted, or the server stops. An overflow connection (beyond the cap) gets one request.
+pub(crate) fn serve(shared: &Shared, peer: SocketAddr, slot: Arc<Slot>) {
     let limits = &shared.limits;
+    let stream = &slot.stream;
     let _ = stream.set_nodelay(true);
     let _ = stream.set_write_timeout(Some(limits.write_timeout));
-    let Some(id) = shared.register(&stream) else {
-        return;
-    };
     let mut conn = Conn {
         shared,
         stream,
         peer,
+        slot: slot.clone(),
         buf: Buf::new(4096, limits.max_head + 1),
         out: Vec::with_capacity(512),
         read_timeout: None,
         served: 0,
     };
     conn.run();
-    shared.unregister(id);
 }
 
 impl Conn<'_> {
@@ -60,33 +65,101 @@ impl Conn<'_> {
                 Ok(None) => return,
                 Err(reject) => return self.refuse(reject.status, &reject.detail),
             };
+            let started = Instant::now();
             self.buf.consume(head.len);
+            let probe = Health::is_health_path(&head.path);
+            // Health probes skip the caps: they are cheap and must be answered when all else waits.
+            let in_flight = if probe {
+                None
+            } else if self.slot.overflow {
+                return self.refuse(503, "server busy: at its connection limit");
+            } else {
+                match self.shared.start_request() {
+                    Some(guard) => Some(guard),
+                    None if head.framing == Framing::Empty => {
+                        let mut busy = self.busy_error();
+                        let keep_alive = head.keep_alive && !self.shared.stopping();
+                        let head_only = head.method == "HEAD";
+                        let written = self.write(&mut busy, head_only, keep_alive, head.http10);
+                        self.log(&head, started, &busy, false);
+                        if written.is_err() || !keep_alive {
+                            return;
+                        }
+                        continue;
+                    }
+                    // A body follows that is not worth reading: answer and close.
+                    None => return self.refuse(503, &self.busy_detail()),
+                }
+            };
             let body = match self.read_body(&head) {
                 Ok(body) => body,
                 Err(Some(reject)) => return self.refuse(reject.status, &reject.detail),
                 Err(None) => return,
             };
             let head_only = head.method == "HEAD";
-            let request = Request {
-                method: head.method,
-                path: head.path,
-                query: head.query,
-                body,
-                peer: Some(self.peer),
+            let logged = logger::access_enabled().then(|| Logged {
+                method: head.method.clone(),
+                path: head.path.clone(),
+                request_id: head.headers.get("x-request-id").map(String::from),
+            });
+            let service = self.shared.router.name();
+            let mut response = match self.shared.health.answer(&head.method, &head.path, service) {
+                Some(answer) => answer,
+                None => {
+                    let request = Request {
+                        method: head.method,
+                        path: head.path,
+                        query: head.query,
+                        body,
+                        peer: Some(self.peer),
+                    };
+                    self.shared.router.dispatch(head.headers, request)
+                }
             };
-            let mut response = self.shared.router.dispatch(head.headers, request);
             // A stream to an HTTP/1.0 peer has no chunked framing: it ends when the connection does.
-            let keep_alive =
-                head.keep_alive && !self.shared.stopping() && !(head.http10 && response.stream.is_some());
-            if self
-                .write(&mut response, head_only, keep_alive, head.http10)
-                .is_err()
-                || !keep_alive
-            {
+            let unframed = head.http10 && response.stream.is_some();
+            let keep_alive = head.keep_alive && !self.slot.overflow && !self.shared.stopping() && !unframed;
+            let bytes = if head_only { 0 } else { response.body.len() };
+            let written = self.write(&mut response, head_only, keep_alive, head.http10);
+            drop(in_flight);
+            if let Some(logged) = logged {
+                logger::access(&Access {
+                    method: &logged.method,
+                    path: &logged.path,
+                    status: response.status,
+                    duration: started.elapsed(),
+                    bytes,
+                    request_id: logged.request_id.as_deref(),
+                    probe,
+                });
+            }
+            if written.is_err() || !keep_alive {
                 return;
             }
             self.served += 1;
         }
+    }
+
+    fn busy_detail(&self) -> String {
+        let max = self.shared.limits.max_in_flight;
+        format!("server busy: {max} requests in flight")
+    }
+
+    fn busy_error(&self) -> Response {
+        self.shared.router.error(&Error::new(503, self.busy_detail()))
+    }
+
+    /// The access line of a request answered without a handler (shed).
+    fn log(&self, head: &Head, started: Instant, resp: &Response, probe: bool) {
+        logger::access(&Access {
+            method: &head.method,
+            path: &head.path,
+            status: resp.status,
+            duration: started.elapsed(),
+            bytes: resp.body.len(),
+            request_id: head.headers.get("x-request-id"),
+            probe,
+        });
     }
 
     /// Sets the socket's read timeout, skipping the system call when it is unchanged.
@@ -98,19 +171,36 @@ impl Conn<'_> {
         }
     }
 
-    /// Reads the next head: `Ok(None)` when the connection ends quietly (closed or idle).
+    /// Reads the next head: `Ok(None)` when the connection ends quietly (closed, idle, evicted).
     fn read_head(&mut self) -> Result<Option<Head>, Reject> {
-        let limits = &self.shared.limits;
+        let shared = self.shared;
+        let limits = &shared.limits;
+        // One request on an overflow connection, and soon, or it makes room for the next one.
+        let head_timeout = match self.slot.overflow {
+            true => limits.head_timeout.min(Duration::from_secs(1)),
+            false => limits.head_timeout,
+        };
+        let waiting = match (self.buf.unread().is_empty(), self.served) {
+            (false, _) => HEAD,
+            (true, 0) => FRESH,
+            (true, _) => IDLE,
+        };
+        if !self.slot.enter(waiting, shared.now_ms()) {
+            return Ok(None);
+        }
         let mut deadline: Option<Instant> = None;
         loop {
             if !self.buf.unread().is_empty() {
                 if let Some(head) = head::parse(self.buf.unread(), limits.max_headers)? {
+                    if !self.slot.enter(BUSY, shared.now_ms()) {
+                        return Ok(None);
+                    }
                     return Ok(Some(head));
                 }
                 if self.buf.unread().len() > limits.max_head {
                     return Err(too_large_head(limits.max_head));
                 }
-                let deadline = *deadline.get_or_insert_with(|| Instant::now() + limits.head_timeout);
+                let deadline = *deadline.get_or_insert_with(|| Instant::now() + head_timeout);
                 let left = deadline.saturating_duration_since(Instant::now());
                 if left.is_zero() {
                     return Err(Reject {
@@ -120,13 +210,15 @@ impl Conn<'_> {
                 }
                 self.set_read_timeout(left);
             } else if self.served == 0 {
-                self.set_read_timeout(limits.head_timeout);
+                self.set_read_timeout(head_timeout);
             } else {
                 self.set_read_timeout(limits.idle_timeout);
             }
             let waiting = self.buf.unread().is_empty();
-            match self.buf.fill(&mut &self.stream) {
+            match self.buf.fill(&mut self.stream) {
                 Ok(0) => return Ok(None),
+                // The first bytes of a head: no longer idle (unless evicted meanwhile).
+                Ok(_) if waiting && !self.slot.enter(HEAD, shared.now_ms()) => return Ok(None),
                 Ok(_) => {}
                 Err(e) if is_timeout(&e) && !waiting => {
                     return Err(Reject {
@@ -164,16 +256,20 @@ impl Conn<'_> {
                 .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
                 .map_err(|_| None)?;
         }
-        // Most bodies arrive with their head: only arm the body timeout when a read is needed.
+        // Most bodies arrive with their head: only arm the body deadline when a read is needed.
         let buffered = matches!(head.framing, Framing::Length(n) if n as usize <= self.buf.unread().len());
         if !buffered {
-            self.set_read_timeout(self.shared.limits.body_timeout);
+            self.read_timeout = None; // the deadline reader sets its own
         }
+        let mut src = DeadlineReader {
+            stream: self.stream,
+            until: Instant::now() + self.shared.limits.body_timeout,
+        };
         let result = match head.framing {
             Framing::Length(n) => {
-                body::read_length(&mut self.buf, &mut &self.stream, n as usize).map_err(BodyError::Io)
+                body::read_length(&mut self.buf, &mut src, n as usize).map_err(BodyError::Io)
             }
-            _ => body::read_chunked(&mut self.buf, &mut &self.stream, max),
+            _ => body::read_chunked(&mut self.buf, &mut src, max),
         };
         result.map_err(|err| match err {
             BodyError::TooLarge => too_large(),
@@ -257,7 +353,7 @@ impl Conn<'_> {
         if let Some(streamer) = streamer {
             self.stream.write_all(&self.out)?;
             let mut sink = ChunkSink {
-                stream: &self.stream,
+                stream: self.stream,
                 buf: std::mem::take(&mut self.out),
                 chunked: !http10,
             };
@@ -296,6 +392,31 @@ impl Sink for ChunkSink<'_> {
         self.buf.extend_from_slice(data);
         self.buf.extend_from_slice(b"\r\n");
         (&mut &*self.stream).write_all(&self.buf)
+    }
+}
+
+/// What an access line needs from a request that moves into the handler.
+struct Logged {
+    method: String,
+    path: String,
+    request_id: Option<String>,
+}
+
+/// Reads from the socket with a deadline for the whole body rather than for each read, so that
+/// a peer dripping a byte at a time cannot hold the connection past it.
+struct DeadlineReader<'a> {
+    stream: &'a TcpStream,
+    until: Instant,
+}
+
+impl Read for DeadlineReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let left = self.until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        self.stream.set_read_timeout(Some(left))?;
+        (&mut &*self.stream).read(buf)
     }
 }
 

@@ -3,17 +3,18 @@
 use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use crate::error::Error;
+use crate::health::Health;
 use crate::router::Router;
 use crate::server::{Limits, Server, ServerHandle};
 
 mod body;
 mod conn;
-mod date;
+pub(crate) mod date;
 mod head;
 mod pool;
 
@@ -23,7 +24,9 @@ use pool::Pool;
 ///
 /// Content-Length and chunked bodies, `Expect: 100-continue`, keep-alive for 1.0 and 1.1,
 /// pipelining, HEAD, `Date`; limits on head size, header count and body size; head, body,
-/// idle and write timeouts. See [`Limits`].
+/// idle and write timeouts; caps on connections (evicting waiting ones to admit new ones) and
+/// on requests in flight (503 beyond it); health answered before routing; a graceful drain on
+/// stop. See [`Limits`].
 pub struct HttpServer {
     limits: Limits,
 }
@@ -41,42 +44,206 @@ impl Default for HttpServer {
     }
 }
 
+/// A connection's state, published for the accept thread (eviction at the cap, drain).
+pub(crate) const FRESH: u8 = 0;
+/// Served at least one request; waiting for the next with no byte of it yet.
+pub(crate) const IDLE: u8 = 1;
+/// Part of a request head has arrived.
+pub(crate) const HEAD: u8 = 2;
+/// A whole head arrived: reading the body, in the handler, or writing the answer.
+pub(crate) const BUSY: u8 = 3;
+/// Closed by the accept thread; the connection's thread ends as soon as it looks.
+pub(crate) const EVICTED: u8 = 4;
+
+/// Connections beyond `max_connections` that are still read, one request each: a health probe
+/// is answered, anything else gets a fast 503. Past this many, new connections wait in the backlog.
+pub(crate) const OVERFLOW: usize = 16;
+
+/// How long a connection may wait for its first byte (or a head may take) before it counts as
+/// idle: at the cap it may then be evicted, and when draining a silent one is closed.
+const GRACE: Duration = Duration::from_millis(500);
+
+/// One open connection as the accept thread sees it; its thread updates `state` without a lock.
+pub(crate) struct Slot {
+    /// The connection's socket: its thread reads and writes it, the accept thread may shut it.
+    pub stream: TcpStream,
+    state: AtomicU8,
+    /// When the state began, in milliseconds since the server started.
+    since: AtomicU64,
+    /// Admitted beyond the connection cap: one request, then closed.
+    pub overflow: bool,
+}
+
+impl Slot {
+    /// Moves to `state` since `now`; false when the connection was evicted meanwhile.
+    pub fn enter(&self, state: u8, now: u64) -> bool {
+        let mut current = self.state.load(Ordering::Acquire);
+        loop {
+            if current == EVICTED {
+                return false;
+            }
+            if current == state {
+                return true;
+            }
+            self.since.store(now, Ordering::Relaxed);
+            match self
+                .state
+                .compare_exchange(current, state, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => return true,
+                Err(seen) => current = seen,
+            }
+        }
+    }
+
+    /// Closes the connection if it is still in state `from`: its thread wakes and ends.
+    fn evict(&self, from: u8) -> bool {
+        let won = self
+            .state
+            .compare_exchange(from, EVICTED, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok();
+        if won {
+            let _ = self.stream.shutdown(Shutdown::Both);
+        }
+        won
+    }
+}
+
+/// A connection handed to the pool.
+pub(crate) struct Job {
+    id: u64,
+    peer: SocketAddr,
+    slot: Arc<Slot>,
+}
+
 /// What every connection thread shares.
 pub(crate) struct Shared {
     router: Arc<Router>,
     limits: Limits,
-    stopping: AtomicBool,
+    health: Health,
+    /// Set when the server stops: the listener closes and the drain begins.
+    closing: AtomicBool,
+    in_flight: AtomicUsize,
     next_conn: AtomicU64,
-    /// Clones of the open connections, so that stopping can wake threads blocked in `read`.
-    conns: Mutex<HashMap<u64, TcpStream>>,
+    /// The open connections, so that the accept thread can evict and drain them.
+    conns: Mutex<HashMap<u64, Arc<Slot>>>,
+    /// Signalled whenever a connection ends (the drain waits on it).
+    ended: Condvar,
+    epoch: Instant,
+}
+
+/// What the accept thread may do with a new connection.
+enum Admission {
+    /// Serve it (an idle or silent connection may have been evicted to make room).
+    Serve,
+    /// Read one request: a health probe is answered, anything else gets a 503.
+    Overflow,
+    /// No room at all: keep it waiting a moment and ask again.
+    Full,
 }
 
 impl Shared {
+    /// Whether the connection should close after the current response: draining or closing.
     fn stopping(&self) -> bool {
-        self.stopping.load(Ordering::SeqCst)
+        self.health.is_draining() || self.closing.load(Ordering::SeqCst)
     }
 
-    /// Records an open connection; `None` when the server is stopping (then it is not served).
-    fn register(&self, stream: &TcpStream) -> Option<u64> {
+    fn closing(&self) -> bool {
+        self.closing.load(Ordering::SeqCst)
+    }
+
+    /// Milliseconds since the server started: the clock of [`Slot::since`].
+    pub fn now_ms(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
+    }
+
+    fn grace_ms(&self) -> u64 {
+        GRACE.min(self.limits.head_timeout).as_millis() as u64
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<u64, Arc<Slot>>> {
+        self.conns.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Takes an in-flight slot; `None` when `max_in_flight` requests are already in flight.
+    pub fn start_request(&self) -> Option<InFlight<'_>> {
+        let before = self.in_flight.fetch_add(1, Ordering::AcqRel);
+        let guard = InFlight(&self.in_flight);
+        (before < self.limits.max_in_flight.max(1)).then_some(guard)
+    }
+
+    /// Decides on a new connection at the cap: evicts the connection that has waited longest
+    /// for a request (silent or slow heads first, then idle keep-alive ones), or overflows.
+    fn admission(&self) -> Admission {
+        let conns = self.lock();
+        let max = self.limits.max_connections.max(1);
+        if conns.len() < max {
+            return Admission::Serve;
+        }
+        let (now, grace) = (self.now_ms(), self.grace_ms());
+        let (mut regular, mut overflow) = (0, 0);
+        let mut victim: Option<((u8, u64), u8, &Arc<Slot>)> = None;
+        for slot in conns.values() {
+            let state = slot.state.load(Ordering::Acquire);
+            if state == EVICTED {
+                continue;
+            }
+            if slot.overflow {
+                overflow += 1;
+                continue;
+            }
+            regular += 1;
+            let since = slot.since.load(Ordering::Relaxed);
+            let rank = match state {
+                FRESH | HEAD if now.saturating_sub(since) >= grace => 0,
+                IDLE => 1,
+                _ => continue,
+            };
+            if victim.is_none_or(|(best, _, _)| (rank, since) < best) {
+                victim = Some(((rank, since), state, slot));
+            }
+        }
+        if regular < max {
+            return Admission::Serve;
+        }
+        if let Some((_, state, slot)) = victim
+            && slot.evict(state)
+        {
+            log::debug!("at the {max}-connection cap: closed a waiting connection");
+            return Admission::Serve;
+        }
+        if overflow < OVERFLOW {
+            Admission::Overflow
+        } else {
+            Admission::Full
+        }
+    }
+
+    /// Records a connection the pool is about to serve.
+    fn register(&self, stream: TcpStream, peer: SocketAddr, overflow: bool) -> Job {
         let id = self.next_conn.fetch_add(1, Ordering::Relaxed);
-        let clone = stream.try_clone().ok()?;
-        self.conns
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(id, clone);
-        // Checked after inserting: a stop that began meanwhile either sees this entry or is seen here.
-        (!self.stopping()).then_some(id)
+        let slot = Arc::new(Slot {
+            stream,
+            state: AtomicU8::new(FRESH),
+            since: AtomicU64::new(self.now_ms()),
+            overflow,
+        });
+        self.lock().insert(id, slot.clone());
+        Job { id, peer, slot }
     }
 
     fn unregister(&self, id: u64) {
-        self.conns.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
+        self.lock().remove(&id);
+        self.ended.notify_all();
     }
+}
 
-    /// Ends reads on every open connection: idle ones close, busy ones finish their response.
-    fn wake_all(&self) {
-        for stream in self.conns.lock().unwrap_or_else(|p| p.into_inner()).values() {
-            let _ = stream.shutdown(Shutdown::Read);
-        }
+/// A request counted against `max_in_flight` until dropped.
+pub(crate) struct InFlight<'a>(&'a AtomicUsize);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -85,27 +252,44 @@ impl Server for HttpServer {
         "http"
     }
 
-    fn serve(self: Box<Self>, listener: TcpListener, router: Arc<Router>) -> Result<ServerHandle, Error> {
+    fn serve(
+        self: Box<Self>,
+        listener: TcpListener,
+        router: Arc<Router>,
+        health: Health,
+    ) -> Result<ServerHandle, Error> {
         let addr = listener.local_addr()?;
+        // A non-blocking listener (from a caller, say) would make the accept loop spin.
+        listener.set_nonblocking(false)?;
         let shared = Arc::new(Shared {
             router,
             limits: self.limits.clone(),
-            stopping: AtomicBool::new(false),
+            health,
+            closing: AtomicBool::new(false),
+            in_flight: AtomicUsize::new(0),
             next_conn: AtomicU64::new(0),
             conns: Mutex::new(HashMap::new()),
+            ended: Condvar::new(),
+            epoch: Instant::now(),
         });
         let for_pool = shared.clone();
+        // Thread names carry the port, so `top -H` (and the tests) can tell servers apart.
         let pool = Pool::new(
-            self.limits.max_connections,
+            format!("http{}", addr.port()),
+            self.limits.max_connections.max(1) + 2 * OVERFLOW,
             self.limits.worker_idle,
-            Box::new(move |(stream, peer): (TcpStream, SocketAddr)| conn::serve(&for_pool, stream, peer)),
+            Box::new(move |job: Job| {
+                let id = job.id;
+                conn::serve(&for_pool, job.peer, job.slot);
+                for_pool.unregister(id);
+            }),
         );
         let for_accept = shared.clone();
         let main = std::thread::Builder::new()
-            .name("http-accept".into())
+            .name(format!("http{}-accept", addr.port()))
             .spawn(move || accept_loop(listener, &for_accept, &pool))?;
         let stop = move || {
-            if !shared.stopping.swap(true, Ordering::SeqCst) {
+            if !shared.closing.swap(true, Ordering::SeqCst) {
                 // Wake the accept loop with a connection of our own; it sees the flag and ends.
                 let _ = TcpStream::connect_timeout(&wake_addr(addr), Duration::from_secs(1));
             }
@@ -114,21 +298,15 @@ impl Server for HttpServer {
     }
 }
 
-/// Accepts until stopped, then wakes and joins every connection thread.
-fn accept_loop(
-    listener: TcpListener,
-    shared: &Shared,
-    pool: &Arc<Pool<(TcpStream, SocketAddr)>>,
-) -> Result<(), Error> {
+/// Accepts until stopped, then drains: the backlog is served, the listener closed, idle
+/// connections closed, and busy ones given until `shutdown_timeout` to finish.
+fn accept_loop(listener: TcpListener, shared: &Shared, pool: &Arc<Pool<Job>>) -> Result<(), Error> {
     let mut backoff = Duration::from_millis(5);
-    while !shared.stopping() {
+    while !shared.closing() {
         match listener.accept() {
-            Ok(job) => {
+            Ok((stream, peer)) => {
                 backoff = Duration::from_millis(5);
-                if shared.stopping() {
-                    break;
-                }
-                pool.submit(job);
+                admit(shared, pool, stream, peer);
             }
             Err(e) if is_transient(&e) => {}
             Err(e) => {
@@ -139,10 +317,82 @@ fn accept_loop(
             }
         }
     }
+    let deadline = Instant::now() + shared.limits.shutdown_timeout;
+    // Connections the kernel completed before the listener closes are served, not reset.
+    if listener.set_nonblocking(true).is_ok() {
+        while let Ok((stream, peer)) = listener.accept() {
+            if stream.set_nonblocking(false).is_ok() {
+                admit(shared, pool, stream, peer);
+            }
+        }
+    }
     drop(listener);
-    shared.wake_all();
-    pool.close();
+    let left = drain(shared, deadline);
+    // Threads blocked on a socket end as soon as it is shut; a handler that does not return by
+    // then is left running (the process is about to exit, or the caller moves on).
+    let stuck = pool.close(Instant::now().max(deadline) + Duration::from_millis(250));
+    if left > 0 || stuck > 0 {
+        log::warn!(
+            "shutdown timeout: closed {left} connections still busy; {stuck} handler threads left running"
+        );
+    }
     Ok(())
+}
+
+/// Serves a new connection, making room at the cap; waits (not accepting) while there is none.
+fn admit(shared: &Shared, pool: &Arc<Pool<Job>>, stream: TcpStream, peer: SocketAddr) {
+    let overflow = loop {
+        match shared.admission() {
+            Admission::Serve => break false,
+            Admission::Overflow => break true,
+            Admission::Full if shared.closing() => return,
+            Admission::Full => std::thread::sleep(Duration::from_millis(5)),
+        }
+    };
+    let job = shared.register(stream, peer, overflow);
+    let id = job.id;
+    if !pool.submit(job) {
+        shared.unregister(id);
+    }
+}
+
+/// Waits until every connection has ended or `deadline` passes, closing idle ones (and silent
+/// ones after [`GRACE`]) as it goes; at the deadline every socket left is shut. Returns how
+/// many connections were still open then.
+fn drain(shared: &Shared, deadline: Instant) -> usize {
+    let grace = shared.grace_ms();
+    let mut conns = shared.lock();
+    loop {
+        let now = shared.now_ms();
+        for slot in conns.values() {
+            match slot.state.load(Ordering::Acquire) {
+                IDLE => {
+                    slot.evict(IDLE);
+                }
+                FRESH if now.saturating_sub(slot.since.load(Ordering::Relaxed)) >= grace => {
+                    slot.evict(FRESH);
+                }
+                _ => {}
+            }
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if conns.is_empty() {
+            return 0;
+        }
+        if left.is_zero() {
+            for slot in conns.values() {
+                slot.state.store(EVICTED, Ordering::Release);
+                let _ = slot.stream.shutdown(Shutdown::Both);
+            }
+            return conns.len();
+        }
+        let step = left.min(Duration::from_millis(20));
+        conns = shared
+            .ended
+            .wait_timeout(conns, step)
+            .unwrap_or_else(|p| p.into_inner())
+            .0;
+    }
 }
 
 fn is_transient(err: &io::Error) -> bool {
@@ -160,4 +410,30 @@ fn wake_addr(addr: SocketAddr) -> SocketAddr {
         ip => ip,
     };
     SocketAddr::new(ip, addr.port())
+}
+
+/// Parses `bytes` as a request head and, when complete, decodes the body that follows it as its
+/// framing says (chunked or Content-Length), with small limits. For fuzzing (`fuzz/`): it must
+/// return for any input without panicking; what it returns summarises the outcome for tests.
+#[doc(hidden)]
+pub fn fuzz_request(bytes: &[u8]) -> Result<usize, u16> {
+    const MAX_BODY: usize = 64 * 1024;
+    let Some(head) = head::parse(bytes, 100).map_err(|r| r.status)? else {
+        return Ok(0);
+    };
+    let mut buf = body::Buf::new(16, 1024);
+    let mut rest = &bytes[head.len..];
+    match head.framing {
+        head::Framing::Empty => Ok(0),
+        head::Framing::Length(n) if n > MAX_BODY as u64 => Err(413),
+        head::Framing::Length(n) => body::read_length(&mut buf, &mut rest, n as usize)
+            .map(|b| b.len())
+            .map_err(|_| 400),
+        head::Framing::Chunked => body::read_chunked(&mut buf, &mut rest, MAX_BODY)
+            .map(|b| b.len())
+            .map_err(|e| match e {
+                body::BodyError::TooLarge => 413,
+                _ => 400,
+            }),
+    }
 }

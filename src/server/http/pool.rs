@@ -9,7 +9,7 @@
 use std::sync::mpsc::{RecvTimeoutError, SyncSender, sync_channel};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 struct State<J> {
     idle: Vec<(u64, SyncSender<J>)>,
@@ -23,14 +23,21 @@ struct State<J> {
 pub(crate) struct Pool<J> {
     state: Mutex<State<J>>,
     freed: Condvar,
+    name: String,
     max_threads: usize,
     idle_for: Duration,
     serve: Box<dyn Fn(J) + Send + Sync>,
 }
 
 impl<J: Send + 'static> Pool<J> {
-    /// A pool of at most `max_threads` threads running `serve` for each connection.
-    pub fn new(max_threads: usize, idle_for: Duration, serve: Box<dyn Fn(J) + Send + Sync>) -> Arc<Pool<J>> {
+    /// A pool of at most `max_threads` threads named `{name}-{n}`, running `serve` for each
+    /// connection; a thread idle for `idle_for` retires.
+    pub fn new(
+        name: String,
+        max_threads: usize,
+        idle_for: Duration,
+        serve: Box<dyn Fn(J) + Send + Sync>,
+    ) -> Arc<Pool<J>> {
         Arc::new(Pool {
             state: Mutex::new(State {
                 idle: Vec::new(),
@@ -40,6 +47,7 @@ impl<J: Send + 'static> Pool<J> {
                 closed: false,
             }),
             freed: Condvar::new(),
+            name,
             max_threads: max_threads.max(1),
             idle_for,
             serve,
@@ -67,7 +75,7 @@ impl<J: Send + 'static> Pool<J> {
                 state.next_id += 1;
                 let pool = self.clone();
                 let spawned = std::thread::Builder::new()
-                    .name(format!("conn-{id}"))
+                    .name(format!("{}-{id}", self.name))
                     .stack_size(512 * 1024)
                     .spawn(move || pool.work(id, job));
                 return match spawned {
@@ -134,8 +142,9 @@ impl<J: Send + 'static> Pool<J> {
         self.lock().idle.len()
     }
 
-    /// Stops handing out work, wakes idle threads, and joins every thread.
-    pub fn close(&self) {
+    /// Stops handing out work, wakes idle threads, and joins every thread that ends by `until`;
+    /// returns how many did not (a handler that never returns): those are left running, detached.
+    pub fn close(&self, until: Instant) -> usize {
         let handles = {
             let mut state = self.lock();
             state.closed = true;
@@ -143,9 +152,18 @@ impl<J: Send + 'static> Pool<J> {
             std::mem::take(&mut state.handles)
         };
         self.freed.notify_all();
+        let mut left = 0;
         for handle in handles {
-            let _ = handle.join();
+            while !handle.is_finished() && Instant::now() < until {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            if handle.is_finished() {
+                let _ = handle.join();
+            } else {
+                left += 1;
+            }
         }
+        left
     }
 }
 
@@ -173,6 +191,7 @@ mod tests {
         let barrier = Arc::new(Barrier::new(64));
         let b = barrier.clone();
         let pool = Pool::new(
+            "t".into(),
             64,
             Duration::from_secs(5),
             Box::new(move |_: u32| {
@@ -182,7 +201,7 @@ mod tests {
         for i in 0..64 {
             assert!(pool.submit(i));
         }
-        pool.close();
+        assert_eq!(pool.close(Instant::now() + Duration::from_secs(5)), 0);
         assert_eq!(pool.threads(), 0);
     }
 
@@ -191,6 +210,7 @@ mod tests {
         let done = Arc::new(AtomicUsize::new(0));
         let d = done.clone();
         let pool = Pool::new(
+            "t".into(),
             4,
             Duration::from_millis(100),
             Box::new(move |_: u32| {
@@ -206,7 +226,7 @@ mod tests {
         assert_eq!(pool.threads(), 1, "sequential jobs reuse the one idle thread");
         std::thread::sleep(Duration::from_millis(400));
         assert_eq!(pool.threads(), 0, "idle threads retire");
-        pool.close();
+        pool.close(Instant::now());
     }
 
     #[test]
@@ -214,6 +234,7 @@ mod tests {
         let done = Arc::new(AtomicUsize::new(0));
         let d = done.clone();
         let pool = Pool::new(
+            "t".into(),
             2,
             Duration::from_secs(5),
             Box::new(move |_: u32| {
@@ -225,7 +246,7 @@ mod tests {
             assert!(pool.submit(i));
             assert!(pool.threads() <= 2);
         }
-        pool.close();
+        assert_eq!(pool.close(Instant::now() + Duration::from_secs(5)), 0);
         assert_eq!(done.load(Ordering::SeqCst), 10);
         assert!(!pool.submit(99), "a closed pool takes no work");
     }

@@ -1,0 +1,247 @@
+//! The process's logger: one JSON line per record on stderr, through the `log` facade, and the
+//! access log (target [`ACCESS`]).
+//!
+//! `run()` installs it with the level from `--log_level` / `MICRO_LOG_LEVEL` (default `info`);
+//! `start()` does not, so tests and programs that embed a service log nothing unless they set a
+//! logger of their own. The level spec is a default level and `target=level` overrides, comma
+//! separated: `info`, `warn,access=info`, `debug,access=off`. ureq's records below `warn` never
+//! pass (its debug and trace lines print whole requests). When a level is off, `log`'s own
+//! max-level check turns the macros and [`access`] into one atomic load.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::sync::OnceLock;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use log::{Level, LevelFilter, Log, Metadata, Record};
+
+/// The target of the access log: one line per request, at `info` (health probes at `debug`).
+pub const ACCESS: &str = "access";
+
+/// Targets whose records below `warn` are always dropped: ureq logs whole requests there.
+const QUIET: [&str; 2] = ["ureq", "ureq_proto"];
+
+/// A parsed level spec: the default level and per-target overrides (a target and its children).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Spec {
+    default: LevelFilter,
+    targets: Vec<(String, LevelFilter)>,
+}
+
+impl Spec {
+    fn level_for(&self, target: &str) -> LevelFilter {
+        let own = self
+            .targets
+            .iter()
+            .filter(|(t, _)| {
+                target == t
+                    || target
+                        .strip_prefix(t.as_str())
+                        .is_some_and(|r| r.starts_with("::"))
+            })
+            .max_by_key(|(t, _)| t.len())
+            .map_or(self.default, |(_, level)| *level);
+        let quiet = QUIET
+            .iter()
+            .any(|q| target == *q || target.strip_prefix(q).is_some_and(|r| r.starts_with("::")));
+        if quiet { own.min(LevelFilter::Warn) } else { own }
+    }
+
+    fn max(&self) -> LevelFilter {
+        self.targets.iter().map(|(_, l)| *l).fold(self.default, Ord::max)
+    }
+}
+
+/// Parses a level spec such as `info` or `warn,access=info`.
+pub(crate) fn parse_spec(text: &str) -> Result<Spec, String> {
+    let level = |s: &str| {
+        s.trim().parse::<LevelFilter>().map_err(|_| {
+            format!("unknown log level {s:?} (want off, error, warn, info, debug or trace, or TARGET=LEVEL)")
+        })
+    };
+    let mut spec = Spec {
+        default: LevelFilter::Info,
+        targets: Vec::new(),
+    };
+    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        match part.split_once('=') {
+            Some((target, l)) if !target.trim().is_empty() => {
+                spec.targets.push((target.trim().to_string(), level(l)?));
+            }
+            Some(_) => return Err(format!("bad log level entry {part:?}")),
+            None => spec.default = level(part)?,
+        }
+    }
+    Ok(spec)
+}
+
+struct Logger {
+    spec: Spec,
+}
+
+impl Log for Logger {
+    fn enabled(&self, meta: &Metadata<'_>) -> bool {
+        meta.level() <= self.spec.level_for(meta.target())
+    }
+
+    fn log(&self, record: &Record<'_>) {
+        if !self.enabled(record.metadata()) {
+            return;
+        }
+        let mut line = String::with_capacity(160);
+        if record.target() == ACCESS {
+            // The access line is already a JSON object (see `access`).
+            let _ = write!(line, "{}", record.args());
+        } else {
+            line.push_str("{\"time\":\"");
+            push_time(&mut line, SystemTime::now());
+            let _ = write!(line, "\",\"level\":\"{}\",\"target\":", record.level());
+            push_json_str(&mut line, record.target());
+            line.push_str(",\"msg\":");
+            push_json_str(&mut line, &record.args().to_string());
+            line.push('}');
+        }
+        line.push('\n');
+        // One write per line: lines up to PIPE_BUF never interleave with other writers.
+        let _ = std::io::stderr().lock().write_all(line.as_bytes());
+    }
+
+    fn flush(&self) {}
+}
+
+/// Installs the JSON logger with `spec` unless the process already has a logger.
+pub(crate) fn init(spec: &str) -> Result<(), String> {
+    static LOGGER: OnceLock<Logger> = OnceLock::new();
+    let spec = parse_spec(spec)?;
+    let max = spec.max();
+    if log::set_logger(LOGGER.get_or_init(|| Logger { spec })).is_ok() {
+        log::set_max_level(max);
+    }
+    Ok(())
+}
+
+/// Whether access lines would be written: servers check this before copying what a line needs.
+#[inline]
+pub(crate) fn access_enabled() -> bool {
+    log::log_enabled!(target: ACCESS, Level::Info)
+}
+
+/// One request's access-log line.
+pub(crate) struct Access<'a> {
+    pub method: &'a str,
+    pub path: &'a str,
+    pub status: u16,
+    pub duration: Duration,
+    /// Response body bytes.
+    pub bytes: usize,
+    pub request_id: Option<&'a str>,
+    /// Health probes log at `debug`, everything else at `info`.
+    pub probe: bool,
+}
+
+/// Logs one access line: `{"time","method","path","status","duration_ms","bytes","request_id"}`.
+pub(crate) fn access(a: &Access<'_>) {
+    let level = if a.probe { Level::Debug } else { Level::Info };
+    if !log::log_enabled!(target: ACCESS, level) {
+        return;
+    }
+    let mut line = String::with_capacity(192);
+    line.push_str("{\"time\":\"");
+    push_time(&mut line, SystemTime::now());
+    line.push_str("\",\"log\":\"access\",\"method\":");
+    push_json_str(&mut line, a.method);
+    line.push_str(",\"path\":");
+    push_json_str(&mut line, a.path);
+    let us = a.duration.as_micros();
+    let _ = write!(
+        line,
+        ",\"status\":{},\"duration_ms\":{}.{:03},\"bytes\":{},\"request_id\":",
+        a.status,
+        us / 1000,
+        us % 1000,
+        a.bytes
+    );
+    match a.request_id {
+        Some(id) => push_json_str(&mut line, id),
+        None => line.push_str("null"),
+    }
+    line.push('}');
+    log::log!(target: ACCESS, level, "{line}");
+}
+
+/// Appends `s` as a JSON string (quotes, backslashes and control characters escaped).
+fn push_json_str(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// Appends `t` as RFC 3339 UTC with milliseconds: `2026-11-25T22:41:52.123Z`.
+fn push_time(out: &mut String, t: SystemTime) {
+    let since = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = since.as_secs();
+    let (year, month, day) = crate::server::http::date::civil_from_days((secs / 86_400) as i64);
+    let rem = secs % 86_400;
+    let _ = write!(
+        out,
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        since.subsec_millis()
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn specs_and_target_levels() {
+        let spec = parse_spec("warn, access=info ,micro_mesh::server=debug").unwrap();
+        assert_eq!(spec.level_for("micro_mesh"), LevelFilter::Warn);
+        assert_eq!(spec.level_for(ACCESS), LevelFilter::Info);
+        assert_eq!(spec.level_for("accessory"), LevelFilter::Warn);
+        assert_eq!(spec.level_for("micro_mesh::server::http"), LevelFilter::Debug);
+        assert_eq!(spec.max(), LevelFilter::Debug);
+        let all = parse_spec("trace").unwrap();
+        assert_eq!(
+            all.level_for("ureq"),
+            LevelFilter::Warn,
+            "ureq's wire logs never pass"
+        );
+        assert_eq!(all.level_for("ureq_proto::client"), LevelFilter::Warn);
+        assert_eq!(all.level_for("ureqx"), LevelFilter::Trace);
+        assert_eq!(parse_spec("").unwrap().default, LevelFilter::Info);
+        assert_eq!(parse_spec("OFF").unwrap().max(), LevelFilter::Off);
+        assert_eq!(
+            parse_spec("info,access=off").unwrap().level_for(ACCESS),
+            LevelFilter::Off
+        );
+        for bad in ["loud", "=info", "access=loud", "info,,x=1"] {
+            assert!(parse_spec(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn json_strings_and_times() {
+        let mut s = String::new();
+        push_json_str(&mut s, "a\"b\\c\n\u{1}é");
+        assert_eq!(s, r#""a\"b\\c\n\u0001é""#);
+        let mut t = String::new();
+        push_time(&mut t, UNIX_EPOCH + Duration::from_millis(1_795_651_199_007));
+        assert_eq!(t, "2026-11-25T23:59:59.007Z");
+    }
+}
