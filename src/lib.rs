@@ -62,6 +62,7 @@ mod router;
 mod server;
 mod service;
 mod status;
+mod stream;
 pub mod testing;
 
 pub use cli::cli_main;
@@ -71,8 +72,7 @@ pub use error::{CLIENT_ID, Error, WireError};
 pub use flags::{Flag, Flags};
 pub use goapi::{ApiRequest, ApiResponse, Pair};
 pub use handler::{
-    Context, Handler, NDJSON, NEVER_FORWARDED, Request, Response, Sink, Stream, Streamer, TRACE_HEADERS,
-    forwardable, percent_decode,
+    Context, Handler, NEVER_FORWARDED, Request, Response, TRACE_HEADERS, forwardable, percent_decode,
 };
 pub use health::{HEALTH_PATHS, Health};
 pub use metadata::Metadata;
@@ -86,3 +86,4 @@ pub use server::tiny::TinyHttpServer;
 pub use server::{Limits, Server, ServerHandle};
 pub use service::{SERVERS, Service, ServiceHandle};
 pub use status::reason;
+pub use stream::{NDJSON, Sink, Stream, Streamer};

@@ -15,12 +15,13 @@ use crate::client::blocking::HttpClient;
 use crate::error::Error;
 use crate::flags::{self, Flag, Flags};
 use crate::goapi::{self, ApiRequest, ApiResponse};
-use crate::handler::{Context, Handler, JsonHandler, Request, Stream, StreamHandler};
+use crate::handler::{Context, Handler, JsonHandler, Request};
 use crate::health::Health;
 use crate::name::Overrides;
 use crate::router::{Route, Router};
 use crate::server::http::HttpServer;
 use crate::server::{Limits, Server, ServerHandle};
+use crate::stream::{Stream, StreamHandler};
 
 /// The server plugins `--server` can name, the default first.
 pub const SERVERS: &[&str] = &[

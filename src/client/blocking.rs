@@ -11,9 +11,10 @@ use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
 use crate::client::{Call, Client, Messages, Reply};
 use crate::codec;
 use crate::error::{CLIENT_ID, Error};
-use crate::handler::{NDJSON, forwardable};
+use crate::handler::forwardable;
 use crate::name::{self, Overrides};
 use crate::resolve::Resolve;
+use crate::stream::NDJSON;
 
 /// How many agents (connection pools) a client spreads its calling threads over.
 const POOL_SHARDS: usize = 8;

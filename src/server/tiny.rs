@@ -38,12 +38,13 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use crate::error::Error;
-use crate::handler::{Request, Response, Sink, Streamer};
+use crate::handler::{Request, Response};
 use crate::health::Health;
 use crate::logger::{self, Access};
 use crate::metadata::Metadata;
 use crate::router::Router;
 use crate::server::{Limits, Server, ServerHandle, worker_count};
+use crate::stream::{Sink, Streamer};
 
 /// How long every worker must have been busy, with none coming free, before the shedder
 /// answers queued requests with 503.

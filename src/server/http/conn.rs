@@ -10,10 +10,11 @@ use super::date;
 use super::head::{self, Framing, Head, Reject};
 use super::{BUSY, FRESH, HEAD, IDLE, Shared, Slot};
 use crate::error::Error;
-use crate::handler::{Request, Response, Sink};
+use crate::handler::{Request, Response};
 use crate::health::Health;
 use crate::logger::{self, Access};
 use crate::status::reason;
+use crate::stream::Sink;
 
 /// Headers the server writes itself; a handler's copies are dropped.
 const OWN_HEADERS: [&str; 5] = [
