@@ -139,6 +139,19 @@ def passive_opens():
     return int(dict(zip(lines[0][1:], lines[1][1:]))["PassiveOpens"])
 
 
+def machine_cpu():
+    """(busy, steal) CPU seconds of the whole machine so far, from /proc/stat."""
+    f = [int(x) for x in read("/proc/stat").splitlines()[0].split()[1:9]]
+    # user nice system idle iowait irq softirq steal
+    return (f[0] + f[1] + f[2] + f[5] + f[6]) / CLK_TCK, f[7] / CLK_TCK
+
+
+def own_cpu_s():
+    """CPU time of this harness itself (its sampler thread included)."""
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
+
+
 def loadavg():
     return [float(x) for x in read("/proc/loadavg").split()[:3]]
 
@@ -443,10 +456,19 @@ def bench_target(t, conns_list, duration, warmup, round_no):
             sampler.reset()
             pids = [x for s in sids for x in session_pids(s)]
             cpu0, opens0 = cpu_s(pids), passive_opens()
+            (busy0, steal0), wrk0, self0, t0 = machine_cpu(), children_cpu_s(), own_cpu_s(), time.monotonic()
             r = wrk(port, path, c, duration)
+            (busy1, steal1), wrk1, self1, t1 = machine_cpu(), children_cpu_s(), own_cpu_s(), time.monotonic()
             opens1 = passive_opens()
             pids = [x for s in sids for x in session_pids(s)]
             r["server_cpu_s"] = cpu_s(pids) - cpu0
+            # Everyone else: machine busy time minus server, wrk (the only child reaped
+            # meanwhile) and this harness, in cores; plus the hypervisor's steal.
+            r["wrk_cpu_s"] = wrk1 - wrk0
+            r["machine_busy_cores"] = (busy1 - busy0) / (t1 - t0)
+            r["other_cores"] = max(0.0, (busy1 - busy0) - r["server_cpu_s"] - r["wrk_cpu_s"]
+                                   - (self1 - self0)) / (t1 - t0)
+            r["steal_cores"] = (steal1 - steal0) / (t1 - t0)
             r["server_cpu_us_per_req"] = (r["server_cpu_s"] * 1e6 / r["requests"]
                                           if r["requests"] else None)
             r["peak_rss_kib"], r["peak_threads"] = sampler.peaks()
@@ -456,7 +478,7 @@ def bench_target(t, conns_list, duration, warmup, round_no):
                   f"p50 {r['lat_p50_us'] / 1000:.3f} ms  p99 {r['lat_p99_us'] / 1000:.3f} ms  "
                   f"cpu {r['server_cpu_us_per_req'] or 0:.1f} us/req  "
                   f"rss {r['peak_rss_kib'] / 1024:.1f} MiB  thr {r['peak_threads']}  "
-                  f"errors {r['errors']}", flush=True)
+                  f"errors {r['errors']}  others {r['other_cores']:.2f} cores", flush=True)
             if r["errors"]:
                 print(f"  !! {t['id']} c={c}: {r['errors']} request errors "
                       f"(connect {r['err_connect']}, read {r['err_read']}, write {r['err_write']}, "
@@ -559,6 +581,7 @@ def summarize(data):
                 "peak_rss_mib": med(x["peak_rss_kib"] / 1024 for x in rs),
                 "peak_threads": med(x["peak_threads"] for x in rs),
                 "new_conns": med(x["new_conns"] for x in rs),
+                "other_cores": med(x.get("other_cores") for x in rs),
                 "errors": errors, "rounds": len(rs),
             }
         starts = data["startups"].get(t["id"], [])
@@ -612,6 +635,12 @@ def summarize(data):
                 "cpu_us_per_call": med(x.get("client_cpu_us_per_call") for x in rs),
                 "errors": errors, "rounds": len(rs), "server": rs[0]["server"],
             }
+    others = [lv["other_cores"] for r in data["rounds"] for lv in r["levels"].values()
+              if "other_cores" in lv]
+    steal = [lv["steal_cores"] for r in data["rounds"] for lv in r["levels"].values()
+             if "steal_cores" in lv]
+    s["other_cores"] = {"median": med(others), "max": max(others) if others else None,
+                        "steal_median": med(steal)}
     s["targets"] = targets_check(s)
     return s
 
@@ -800,6 +829,19 @@ def load_range(data):
     return min(xs), max(xs)
 
 
+def others_text(data):
+    """What else ran on the machine during the measured runs."""
+    lo, hi = load_range(data)
+    oc = data["summary"].get("other_cores") or {}
+    text = ""
+    if oc.get("median") is not None:
+        text = (f"Other processes used a median {oc['median']:.2f} (max {oc['max']:.2f}) of the "
+                f"{data['machine']['nproc']} cores during the measured runs; ")
+    return text + (f"1-minute load average {lo:.1f} to {hi:.1f} (it counts the benchmark's own "
+                   f"runnable threads too: hundreds at 128 connections for thread-per-connection "
+                   f"servers).")
+
+
 def fmt(x, spec="{:.0f}"):
     return "-" if x is None else spec.format(x)
 
@@ -811,8 +853,7 @@ def report(data):
     lo, hi = load_range(data)
     lines = [f"{m['date']}, {m['cpu_model']}, {m['nproc']} cores, kernel {m['kernel']}; "
              f"{cfg['rounds']} interleaved rounds x {cfg['duration_s']} s per level "
-             f"({data.get('elapsed_s', 0) / 60:.0f} min); 1-minute load average {lo:.2f} to "
-             f"{hi:.2f} over the run (the benchmark itself keeps the 2 cores busy: ~2).", ""]
+             f"({data.get('elapsed_s', 0) / 60:.0f} min). {others_text(data)}", ""]
     lines += ["| server | rps c=1 | rps c=16 | rps c=128 | p99 ms c=1 / 16 / 128 | "
               "CPU µs/req c=16 / 128 | idle RSS MiB | RSS MiB / threads c=128 | startup ms | "
               "stripped MiB | errors |", "|---|---|---|---|---|---|---|---|---|---|---|"]

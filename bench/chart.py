@@ -113,13 +113,14 @@ def render(data):
            f'<rect width="{W}" height="{H}" fill="#ffffff"/>']
     out.append(text(W / 2, 28, "micro-mesh benchmark: requests per second on loopback "
                     "(wrk, POST /Example.Call)", 17, "middle", "bold"))
-    loads = [r["loadavg_before"][0] for r in data["rounds"]] + [data["load"]["start"][0]]
-    la = f"{min(loads):.1f} to {max(loads):.1f}"
+    oc = s.get("other_cores") or {}
+    la = (f"other processes: median {oc['median']:.2f} cores" if oc.get("median") is not None
+          else "")
     out.append(text(W / 2, 48, f"{m['cpu_model']}, {m['nproc']} cores, Linux {m['kernel']}, "
                     f"{m['date']}", 12, "middle", fill="#495057"))
     out.append(text(W / 2, 64, f"medians of {cfg['rounds']} interleaved rounds x {cfg['duration_s']} s "
                     f"per level; whiskers = min-max of rounds; wrk shares the cores; "
-                    f"1-min load {la}", 11, "middle", fill="#868e96"))
+                    f"{la}", 11, "middle", fill="#868e96"))
 
     singles = [(sid, v["label"]) for sid, v in sv.items() if v["kind"] == "single"]
     out += legend(70, 92, singles)
