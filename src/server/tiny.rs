@@ -87,6 +87,7 @@ impl Server for TinyHttpServer {
     ) -> Result<ServerHandle, Error> {
         // A non-blocking listener would make tiny_http's accept thread die on its first WouldBlock.
         listener.set_nonblocking(false)?;
+        let _ = socket2::SockRef::from(&listener).listen(super::http::BACKLOG);
         start(listener, router, health, &self.limits)
     }
 }

@@ -335,6 +335,8 @@ fn http_only_connection_cap_evicts_the_longest_waiting() {
     let mut newer = Http::connect("newer", addr);
     send_get(&mut newer, "/hello?name=newer");
     check(&newer.read(), 200, "hello newer");
+    // Idle for 100 ms or more, both may go; the one idle longer does.
+    std::thread::sleep(Duration::from_millis(150));
     let started = Instant::now();
     check(&get("third", addr, "/hello?name=third"), 200, "hello third");
     assert!(
@@ -360,6 +362,32 @@ fn http_only_connection_cap_evicts_the_longest_waiting() {
         started.elapsed()
     );
     drop(silent);
+    stop("http", srv);
+}
+
+/// A connection beyond the cap whose request arrives once a silent one has waited its 500 ms
+/// takes that one's place and is served as any other (kept alive).
+#[test]
+fn http_only_an_overflow_connection_with_a_request_takes_a_silent_ones_place() {
+    let limits = Limits {
+        max_connections: 2,
+        ..Limits::default()
+    };
+    let srv = life("http", limits, &Arc::default());
+    let mut silent: Vec<Http> = (0..2).map(|_| Http::connect("silent", srv.addr())).collect();
+    std::thread::sleep(Duration::from_millis(50));
+    let mut late = Http::connect("late", srv.addr());
+    std::thread::sleep(Duration::from_millis(600));
+    send_get(&mut late, "/hello?name=late");
+    let resp = late.read();
+    check(&resp, 200, "hello late");
+    assert_eq!(resp.header("connection"), None, "promoted, kept alive: {resp:?}");
+    assert!(
+        silent
+            .iter_mut()
+            .any(|s| s.closes_within(Duration::from_millis(500))),
+        "no silent connection made room"
+    );
     stop("http", srv);
 }
 

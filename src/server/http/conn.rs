@@ -72,7 +72,7 @@ impl Conn<'_> {
             // Health probes skip the caps: they are cheap and must be answered when all else waits.
             let in_flight = if probe {
                 None
-            } else if self.slot.overflow {
+            } else if self.slot.is_overflow() && !self.shared.promote(&self.slot) {
                 return self.refuse(503, "server busy: at its connection limit");
             } else {
                 match self.shared.start_request() {
@@ -119,7 +119,8 @@ impl Conn<'_> {
             };
             // A stream to an HTTP/1.0 peer has no chunked framing: it ends when the connection does.
             let unframed = head.http10 && response.stream.is_some();
-            let keep_alive = head.keep_alive && !self.slot.overflow && !self.shared.stopping() && !unframed;
+            let keep_alive =
+                head.keep_alive && !self.slot.is_overflow() && !self.shared.stopping() && !unframed;
             let bytes = if head_only { 0 } else { response.body.len() };
             let written = self.write(&mut response, head_only, keep_alive, head.http10);
             drop(in_flight);
@@ -177,7 +178,7 @@ impl Conn<'_> {
         let shared = self.shared;
         let limits = &shared.limits;
         // One request on an overflow connection, and soon, or it makes room for the next one.
-        let head_timeout = match self.slot.overflow {
+        let head_timeout = match self.slot.is_overflow() {
             true => limits.head_timeout.min(Duration::from_secs(1)),
             false => limits.head_timeout,
         };

@@ -59,6 +59,19 @@ pub(crate) const EVICTED: u8 = 4;
 /// is answered, anything else gets a fast 503. Past this many, new connections wait in the backlog.
 pub(crate) const OVERFLOW: usize = 16;
 
+/// How long a kept-alive connection must have been idle before it may be evicted at the cap:
+/// a client between two requests (microseconds idle) keeps its connection, even while a flood
+/// of new ones churns through the cap.
+const IDLE_GRACE: Duration = Duration::from_millis(100);
+
+/// How long an overflow connection's request may wait for room before its 503.
+const PROMOTE_WAIT: Duration = Duration::from_millis(250);
+
+/// The listen backlog asked for (the kernel caps it at `net.core.somaxconn`, 4096 by default).
+/// std listens with 128: at the connection cap a burst beyond cap + backlog would be dropped
+/// and retried by the clients' TCP after a second or more, instead of waiting its turn.
+pub(crate) const BACKLOG: i32 = 4096;
+
 /// How long a connection may wait for its first byte (or a head may take) before it counts as
 /// idle: at the cap it may then be evicted, and when draining a silent one is closed.
 const GRACE: Duration = Duration::from_millis(500);
@@ -70,8 +83,9 @@ pub(crate) struct Slot {
     state: AtomicU8,
     /// When the state began, in milliseconds since the server started.
     since: AtomicU64,
-    /// Admitted beyond the connection cap: one request, then closed.
-    pub overflow: bool,
+    /// Admitted beyond the connection cap: one request, then closed, unless it makes room for
+    /// itself once that request has arrived (see `Shared::promote`).
+    overflow: AtomicBool,
 }
 
 impl Slot {
@@ -94,6 +108,11 @@ impl Slot {
                 Err(seen) => current = seen,
             }
         }
+    }
+
+    /// Whether the connection is beyond the cap (see [`Slot::overflow`]).
+    pub fn is_overflow(&self) -> bool {
+        self.overflow.load(Ordering::Relaxed)
     }
 
     /// Closes the connection if it is still in state `from`: its thread wakes and ends.
@@ -172,14 +191,11 @@ impl Shared {
         (before < self.limits.max_in_flight.max(1)).then_some(guard)
     }
 
-    /// Decides on a new connection at the cap: evicts the connection that has waited longest
-    /// for a request (silent or slow heads first, then idle keep-alive ones), or overflows.
-    fn admission(&self) -> Admission {
-        let conns = self.lock();
-        let max = self.limits.max_connections.max(1);
-        if conns.len() < max {
-            return Admission::Serve;
-        }
+    /// Counts regular and overflow connections, and closes the regular one that has waited
+    /// longest for a request (silent or slow heads past [`GRACE`] first, then keep-alive ones
+    /// idle past [`IDLE_GRACE`]) if there are `max` or more: `(regular left, overflow, whether
+    /// one was closed)`.
+    fn make_room(&self, conns: &HashMap<u64, Arc<Slot>>, max: usize) -> (usize, usize, bool) {
         let (now, grace) = (self.now_ms(), self.grace_ms());
         let (mut regular, mut overflow) = (0, 0);
         let mut victim: Option<((u8, u64), u8, &Arc<Slot>)> = None;
@@ -188,7 +204,7 @@ impl Shared {
             if state == EVICTED {
                 continue;
             }
-            if slot.overflow {
+            if slot.is_overflow() {
                 overflow += 1;
                 continue;
             }
@@ -196,7 +212,7 @@ impl Shared {
             let since = slot.since.load(Ordering::Relaxed);
             let rank = match state {
                 FRESH | HEAD if now.saturating_sub(since) >= grace => 0,
-                IDLE => 1,
+                IDLE if now.saturating_sub(since) >= IDLE_GRACE.as_millis() as u64 => 1,
                 _ => continue,
             };
             if victim.is_none_or(|(best, _, _)| (rank, since) < best) {
@@ -204,18 +220,47 @@ impl Shared {
             }
         }
         if regular < max {
+            return (regular, overflow, false);
+        }
+        match victim {
+            Some((_, state, slot)) if slot.evict(state) => {
+                log::debug!("at the {max}-connection cap: closed a waiting connection");
+                (regular - 1, overflow, true)
+            }
+            _ => (regular, overflow, false),
+        }
+    }
+
+    /// Decides on a new connection: serve it (making room at the cap), overflow, or wait.
+    fn admission(&self) -> Admission {
+        let conns = self.lock();
+        let max = self.limits.max_connections.max(1);
+        if conns.len() < max {
             return Admission::Serve;
         }
-        if let Some((_, state, slot)) = victim
-            && slot.evict(state)
-        {
-            log::debug!("at the {max}-connection cap: closed a waiting connection");
-            return Admission::Serve;
+        match self.make_room(&conns, max) {
+            (regular, _, _) if regular < max => Admission::Serve,
+            (_, overflow, _) if overflow < OVERFLOW => Admission::Overflow,
+            _ => Admission::Full,
         }
-        if overflow < OVERFLOW {
-            Admission::Overflow
-        } else {
-            Admission::Full
+    }
+
+    /// An overflow connection whose request has arrived becomes a regular one if room can be
+    /// made within [`PROMOTE_WAIT`] (a connection that sends a request is worth more than one
+    /// that waits); false means it gets the 503.
+    pub fn promote(&self, slot: &Slot) -> bool {
+        let until = Instant::now() + PROMOTE_WAIT;
+        let max = self.limits.max_connections.max(1);
+        loop {
+            let (regular, _, _) = self.make_room(&self.lock(), max);
+            if regular < max {
+                slot.overflow.store(false, Ordering::Relaxed);
+                return true;
+            }
+            if Instant::now() >= until || self.closing() {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(10));
         }
     }
 
@@ -226,7 +271,7 @@ impl Shared {
             stream,
             state: AtomicU8::new(FRESH),
             since: AtomicU64::new(self.now_ms()),
-            overflow,
+            overflow: AtomicBool::new(overflow),
         });
         self.lock().insert(id, slot.clone());
         Job { id, peer, slot }
@@ -261,6 +306,8 @@ impl Server for HttpServer {
         let addr = listener.local_addr()?;
         // A non-blocking listener (from a caller, say) would make the accept loop spin.
         listener.set_nonblocking(false)?;
+        // Listening again only resizes the backlog (Linux); where it fails, 128 it is.
+        let _ = socket2::SockRef::from(&listener).listen(BACKLOG);
         let shared = Arc::new(Shared {
             router,
             limits: self.limits.clone(),
@@ -412,28 +459,76 @@ fn wake_addr(addr: SocketAddr) -> SocketAddr {
     SocketAddr::new(ip, addr.port())
 }
 
-/// Parses `bytes` as a request head and, when complete, decodes the body that follows it as its
-/// framing says (chunked or Content-Length), with small limits. For fuzzing (`fuzz/`): it must
-/// return for any input without panicking; what it returns summarises the outcome for tests.
+/// Runs the request parser over `bytes` as a connection would see them: heads (httparse plus
+/// our framing rules) and their bodies (Content-Length or chunked), pipelined one after another,
+/// read through a buffer that starts at 16 bytes and grows to the 64 KiB head limit. Returns one
+/// entry per request: the body's length, or the status it was refused with (the connection
+/// would close there). For fuzzing (`fuzz/`): it must return, without panicking, for any input.
 #[doc(hidden)]
-pub fn fuzz_request(bytes: &[u8]) -> Result<usize, u16> {
+pub fn fuzz_request(bytes: &[u8]) -> Vec<Result<usize, u16>> {
+    const MAX_HEAD: usize = 64 * 1024;
     const MAX_BODY: usize = 64 * 1024;
-    let Some(head) = head::parse(bytes, 100).map_err(|r| r.status)? else {
-        return Ok(0);
-    };
-    let mut buf = body::Buf::new(16, 1024);
-    let mut rest = &bytes[head.len..];
-    match head.framing {
-        head::Framing::Empty => Ok(0),
-        head::Framing::Length(n) if n > MAX_BODY as u64 => Err(413),
-        head::Framing::Length(n) => body::read_length(&mut buf, &mut rest, n as usize)
-            .map(|b| b.len())
-            .map_err(|_| 400),
-        head::Framing::Chunked => body::read_chunked(&mut buf, &mut rest, MAX_BODY)
-            .map(|b| b.len())
-            .map_err(|e| match e {
-                body::BodyError::TooLarge => 413,
-                _ => 400,
-            }),
+    let mut src = bytes;
+    let mut buf = body::Buf::new(16, MAX_HEAD + 1);
+    let mut seen = Vec::new();
+    while seen.len() < 16 {
+        let head = loop {
+            match head::parse(buf.unread(), 100) {
+                Err(reject) => {
+                    seen.push(Err(reject.status));
+                    return seen;
+                }
+                Ok(Some(head)) => break head,
+                Ok(None) if buf.unread().len() > MAX_HEAD => {
+                    seen.push(Err(431));
+                    return seen;
+                }
+                Ok(None) => match buf.fill(&mut src) {
+                    Ok(0) | Err(_) => return seen,
+                    Ok(_) => {}
+                },
+            }
+        };
+        buf.consume(head.len);
+        let body = match head.framing {
+            head::Framing::Empty => Ok(0),
+            head::Framing::Length(n) if n > MAX_BODY as u64 => Err(413),
+            head::Framing::Length(n) => body::read_length(&mut buf, &mut src, n as usize)
+                .map(|b| b.len())
+                .map_err(|_| 400),
+            head::Framing::Chunked => body::read_chunked(&mut buf, &mut src, MAX_BODY)
+                .map(|b| b.len())
+                .map_err(|e| match e {
+                    body::BodyError::TooLarge => 413,
+                    _ => 400,
+                }),
+        };
+        let stop = body.is_err();
+        seen.push(body);
+        if stop {
+            break;
+        }
+    }
+    seen
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fuzz_request;
+
+    #[test]
+    fn fuzz_entry_reads_pipelined_requests_and_stops_at_a_refusal() {
+        let two = b"GET / HTTP/1.1\r\n\r\nPOST /a HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc";
+        assert_eq!(fuzz_request(two), [Ok(0), Ok(3)]);
+        let chunked = b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\nGET";
+        assert_eq!(fuzz_request(chunked), [Ok(3)]);
+        let smuggled = b"POST / HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n";
+        assert_eq!(fuzz_request(smuggled), [Err(400)]);
+        assert_eq!(fuzz_request(b"GET / HTTP/2.0\r\n\r\n"), [Err(505)]);
+        assert_eq!(fuzz_request(&[b'a'; 70_000]), [Err(431)]);
+        assert_eq!(fuzz_request(b"\x01GET / HTTP/1.1\r\n\r\n"), [Err(400)]);
+        let long = [&b"GET /"[..], &[b'a'; 70_000]].concat();
+        assert_eq!(fuzz_request(&long), [Err(431)]);
+        assert_eq!(fuzz_request(b""), []);
     }
 }
