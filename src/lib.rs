@@ -44,6 +44,8 @@
 //! - [`Error`] is the one error type; [`WireError`] its JSON form.
 //! - [`testing`] starts several services in one process, wired by mesh name, for tests.
 //! - [`Flags`] and [`Flag`] are the command line; [`cli_main`] is the `micro-mesh` command.
+//! - [`Health`] answers `/health/live`, `/health/ready` and `/health` in both servers;
+//!   [`Limits`] holds the caps and timeouts, and the drain's delay and timeout.
 
 mod cli;
 mod client;

@@ -319,8 +319,9 @@ impl Service {
         let router = Arc::new(Router::new(&self.name, self.routes, client.clone(), self.forward));
         let server_name = server.name();
         let health = Health::new(self.ready_check);
-        let handle = server.serve(listener, router, health.clone())?;
+        // Ready from the first request on: the server answers as soon as `serve` has started it.
         health.set_ready();
+        let handle = server.serve(listener, router, health.clone())?;
         log::info!(
             "{} {} listening on {} (server {server_name})",
             self.name,

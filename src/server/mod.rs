@@ -143,6 +143,24 @@ impl ServerHandle {
     }
 }
 
+/// The listen backlog asked for (the kernel caps it at `net.core.somaxconn`, 4096 by default).
+/// std listens with 128: at the connection cap a burst beyond cap + backlog would be dropped
+/// and retried by the clients' TCP after a second or more, instead of waiting its turn.
+const BACKLOG: i32 = 4096;
+
+/// Raises `listener`'s backlog to [`BACKLOG`]: listening again only resizes it (Linux);
+/// where that fails, std's 128 it is. (socket2's one home: std cannot do either of these.)
+pub(crate) fn deepen_backlog(listener: &TcpListener) {
+    let _ = socket2::SockRef::from(listener).listen(BACKLOG);
+}
+
+/// Shuts a listening socket down: a blocked `accept()` fails and new connections are refused
+/// (Linux), while the socket stays open in whoever owns it (tiny_http's accept thread).
+#[cfg(feature = "tiny-http")]
+pub(crate) fn shut_listener(listener: &TcpListener) {
+    let _ = socket2::SockRef::from(listener).shutdown(std::net::Shutdown::Read);
+}
+
 /// The number of worker threads for fixed pools: `workers`, or 2 x available cores.
 #[cfg(feature = "tiny-http")]
 pub(crate) fn worker_count(limits: &Limits) -> usize {

@@ -30,7 +30,7 @@
 
 use std::collections::HashMap;
 use std::io::{self, Read};
-use std::net::{Shutdown, SocketAddr, TcpListener};
+use std::net::{SocketAddr, TcpListener};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, Weak, mpsc};
@@ -87,7 +87,7 @@ impl Server for TinyHttpServer {
     ) -> Result<ServerHandle, Error> {
         // A non-blocking listener would make tiny_http's accept thread die on its first WouldBlock.
         listener.set_nonblocking(false)?;
-        let _ = socket2::SockRef::from(&listener).listen(super::http::BACKLOG);
+        crate::server::deepen_backlog(&listener);
         start(listener, router, health, &self.limits)
     }
 }
@@ -137,7 +137,7 @@ impl Shared {
                 // tiny_http's accept() then fails and its accept thread ends; new connections
                 // are refused. Elsewhere than Linux this may fail: the listener then closes
                 // when the workers are done and the server is dropped.
-                let _ = socket2::SockRef::from(listener).shutdown(Shutdown::Read);
+                crate::server::shut_listener(listener);
             }
             (0..self.workers).for_each(|_| self.server.unblock());
             self.saturated.1.notify_all();

@@ -131,6 +131,14 @@ fn help_and_health() {
     check(&micro_mesh(&["--help"], None), 0, "Examples:", "");
     let out = micro_mesh(&["health", &closed_addr().to_string()], None);
     check(&out, 6, "", "go.micro.client");
+    let srv = sample("http");
+    let addr = srv.addr().to_string();
+    check(&micro_mesh(&["health", &addr], None), 0, r#"{"status":"ok"}"#, "");
+    let out = micro_mesh(&["health", "--path", "/health/live", &addr], None);
+    check(&out, 0, r#"{"status":"ok"}"#, "");
+    srv.health().set_draining();
+    check(&micro_mesh(&["health", &addr], None), 5, "", "draining");
+    stop("http", srv);
 }
 
 /// `micro-mesh stream` prints each message of a server stream on its own line.

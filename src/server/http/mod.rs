@@ -67,11 +67,6 @@ const IDLE_GRACE: Duration = Duration::from_millis(100);
 /// How long an overflow connection's request may wait for room before its 503.
 const PROMOTE_WAIT: Duration = Duration::from_millis(250);
 
-/// The listen backlog asked for (the kernel caps it at `net.core.somaxconn`, 4096 by default).
-/// std listens with 128: at the connection cap a burst beyond cap + backlog would be dropped
-/// and retried by the clients' TCP after a second or more, instead of waiting its turn.
-pub(crate) const BACKLOG: i32 = 4096;
-
 /// How long a connection may wait for its first byte (or a head may take) before it counts as
 /// idle: at the cap it may then be evicted, and when draining a silent one is closed.
 const GRACE: Duration = Duration::from_millis(500);
@@ -306,8 +301,7 @@ impl Server for HttpServer {
         let addr = listener.local_addr()?;
         // A non-blocking listener (from a caller, say) would make the accept loop spin.
         listener.set_nonblocking(false)?;
-        // Listening again only resizes the backlog (Linux); where it fails, 128 it is.
-        let _ = socket2::SockRef::from(&listener).listen(BACKLOG);
+        crate::server::deepen_backlog(&listener);
         let shared = Arc::new(Shared {
             router,
             limits: self.limits.clone(),
