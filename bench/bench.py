@@ -51,18 +51,19 @@ MiB = 1024.0 * 1024.0
 LIVE = set()
 
 
-def spawn(argv, log=None, cwd=None):
+def spawn(argv, log=None, env=None):
     """Start argv in a new session (its own process group); remember it."""
     out = log if log is not None else subprocess.DEVNULL
     p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
-                         start_new_session=True, cwd=cwd)
+                         start_new_session=True, env=dict(os.environ, **env) if env else None)
     LIVE.add(p)
     return p
 
 
 def stop(p, grace=5.0):
-    """SIGTERM the group, SIGKILL after `grace` s, and SIGKILL any straggler of the group."""
-    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+    """SIGTERM the group, SIGKILL after `grace` s (at once if 0), and SIGKILL any straggler."""
+    steps = ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)) if grace else ((signal.SIGKILL, 5.0),)
+    for sig, wait in steps:
         try:
             os.killpg(p.pid, sig)
         except ProcessLookupError:
@@ -221,7 +222,7 @@ def post(port, path, timeout=2.0):
     return status, body
 
 
-def start(argv, port, path, log, timeout=15.0):
+def start(argv, port, path, log, env=None, timeout=15.0):
     """Start a server and poll every 1 ms until `path` answers 200 with EXPECT.
     Returns (Popen, ms from just before the exec to that first 200)."""
     try:
@@ -230,7 +231,7 @@ def start(argv, port, path, log, timeout=15.0):
     except OSError:
         pass
     t0 = time.monotonic()
-    p = spawn(argv, log=log)
+    p = spawn(argv, log=log, env=env)
     last = None
     while True:
         if p.poll() is not None:
@@ -365,9 +366,12 @@ def binary_info(path):
 # what is measured
 # ---------------------------------------------------------------------------
 
-def targets(bins, peers, skipped):
+def targets(bins, peers, skipped, log_level, access_log):
     """The servers and chains, in the order they are interleaved in a round."""
     srv, api = bins["srv"], bins["api"]
+    # Our services log each request at `info` (the access log). The peers log nothing, so
+    # ours run at `log_level` (default warn: no access log) unless the variant asks for it.
+    quiet = {"MICRO_LOG_LEVEL": log_level}
 
     def peer(rel):
         return os.path.join(peers, rel) if peers else None
@@ -380,11 +384,15 @@ def targets(bins, peers, skipped):
         return False
 
     out = [
-        {"id": "mm-http", "label": "micro-mesh (http)", "kind": "single", "bin": srv,
+        {"id": "mm-http", "label": "micro-mesh (http)", "kind": "single", "bin": srv, "env": quiet,
          "cmd": [srv, "-server_address={addr}", "--server", "http"]},
-        {"id": "mm-tiny", "label": "micro-mesh (tiny_http)", "kind": "single", "bin": srv,
+        {"id": "mm-tiny", "label": "micro-mesh (tiny_http)", "kind": "single", "bin": srv, "env": quiet,
          "cmd": [srv, "-server_address={addr}", "--server", "tiny_http"]},
     ]
+    if access_log:
+        out.append({"id": "mm-http-log", "label": "micro-mesh (http), access log on", "kind": "single",
+                    "bin": srv, "env": {"MICRO_LOG_LEVEL": "info"}, "chart": False,
+                    "cmd": [srv, "-server_address={addr}", "--server", "http"]})
     go, axum = peer("target/go/go-server"), peer("target/release/axum-server")
     if have(go, "Go net/http (go-server)"):
         out.append({"id": "go", "label": "Go net/http", "kind": "single", "bin": go,
@@ -402,7 +410,7 @@ def targets(bins, peers, skipped):
             skipped.append("nginx: not installed (apt-get install -y nginx-light)")
             print(f"skip: {skipped[-1]}", flush=True)
     out.append({"id": "mm-chain", "label": "micro-mesh api -> srv", "kind": "chain", "bin": api,
-                "path": "/example/call",
+                "path": "/example/call", "env": quiet,
                 "pre": [srv, "-server_address={addr}"],
                 "cmd": [api, "-server_address={addr}", "-client_call_address={pre_addr}"]})
     gml, gmla = peer("target/go/go-micro-like"), peer("target/go/go-micro-like-api")
@@ -418,8 +426,19 @@ def fill(argv, **kw):
 
 
 def logfile(name):
+    """A fresh log file for a server's stdout and stderr (see cap_log)."""
     os.makedirs(os.path.join(HERE, "tmp", "logs"), exist_ok=True)
-    return open(os.path.join(HERE, "tmp", "logs", f"{name}.log"), "ab")
+    return open(os.path.join(HERE, "tmp", "logs", f"{name}.log"), "wb")
+
+
+def cap_log(f, keep=256 * 1024):
+    """Close a server log; an access log of millions of lines is cut to its first `keep` bytes."""
+    f.close()
+    if os.path.getsize(f.name) > keep:
+        with open(f.name, "r+b") as g:
+            g.truncate(keep)
+            g.seek(0, 2)
+            g.write(b"\n[... cut by bench.py ...]\n")
 
 
 def bench_target(t, conns_list, duration, warmup, round_no):
@@ -433,7 +452,8 @@ def bench_target(t, conns_list, duration, warmup, round_no):
             pport = free_port()
             kw["pre_addr"] = f"127.0.0.1:{pport}"
             logs.append(logfile(t["id"] + "-pre"))
-            p, ms = start(fill(t["pre"], addr=kw["pre_addr"]), pport, "/Example.Call", logs[-1])
+            p, ms = start(fill(t["pre"], addr=kw["pre_addr"]), pport, "/Example.Call", logs[-1],
+                          env=t.get("env"))
             procs.append(p)
             rec["pre_startup_ms"] = ms
         port = free_port()
@@ -441,7 +461,7 @@ def bench_target(t, conns_list, duration, warmup, round_no):
         logs.append(logfile(t["id"]))
         argv = fill(t["cmd"], addr=f"127.0.0.1:{port}", **kw)
         rec["cmd"] = argv
-        p, rec["startup_ms"] = start(argv, port, path, logs[-1])
+        p, rec["startup_ms"] = start(argv, port, path, logs[-1], env=t.get("env"))
         procs.append(p)
         sids = [q.pid for q in procs]
         time.sleep(0.3)
@@ -493,7 +513,7 @@ def bench_target(t, conns_list, duration, warmup, round_no):
         for p in reversed(procs):  # front first
             stop(p)
         for f in logs:
-            f.close()
+            cap_log(f)
     rec["loadavg_after"] = loadavg()
     return rec
 
@@ -501,16 +521,19 @@ def bench_target(t, conns_list, duration, warmup, round_no):
 def bench_startups(t, n):
     """n starts: ms from exec to the first 200 (1 ms polling), each on a fresh port."""
     out = []
-    with logfile(t["id"] + "-startup") as log:
+    log = logfile(t["id"] + "-startup")
+    try:
         for _ in range(n):
             port = free_port()
             try:
                 p, ms = start(fill(t["cmd"], addr=f"127.0.0.1:{port}"), port,
-                              t.get("path", "/Example.Call"), log)
-                stop(p)
+                              t.get("path", "/Example.Call"), log, env=t.get("env"))
+                stop(p, grace=0)  # SIGKILL: a graceful drain would only slow the loop down
                 out.append(ms)
             except (RuntimeError, OSError) as e:
                 print(f"  !! startup {t['id']}: {e}", flush=True)
+    finally:
+        cap_log(log)
     return out
 
 
@@ -521,7 +544,8 @@ def bench_clients(server, clients, modes, round_no):
     recs = []
     with logfile("client-server-" + server["id"]) as log:
         try:
-            p, _ = start(fill(server["cmd"], addr=f"127.0.0.1:{port}"), port, "/Example.Call", log)
+            p, _ = start(fill(server["cmd"], addr=f"127.0.0.1:{port}"), port, "/Example.Call", log,
+                         env=server.get("env"))
         except (RuntimeError, OSError) as e:
             print(f"  !! client server {server['id']} failed: {e}", flush=True)
             return [{"round": round_no, "server": server["id"], "error": str(e)}]
@@ -744,7 +768,7 @@ def cmd_run(a):
         print(f"skip: peers directory {peers} not found", flush=True)
         peers = None
     skipped = []
-    all_targets = targets(bins, peers, skipped)
+    all_targets = targets(bins, peers, skipped, a.log_level, a.access_log)
     tl = [t for t in all_targets if not a.only or t["id"] in a.only.split(",")]
     conns = [int(c) for c in a.conns.split(",")]
     chain_conns = [int(c) for c in a.chain_conns.split(",")]
@@ -771,11 +795,13 @@ def cmd_run(a):
                    "conns": conns, "chain_conns": chain_conns, "starts_per_round": a.starts,
                    "client_modes": [{"threads": t, "calls": c} for t, c in modes],
                    "client_server": client_server["id"], "peers": peers and shown(peers),
+                   "micro_log_level": a.log_level, "access_log_variant": a.access_log,
                    "wrk": "-t1 -c1 / -t2 -cN, --latency, bench/post.lua",
                    "host": "127.0.0.1"},
         "load": {"wait": load, "start": loadavg()},
         "skipped": skipped,
-        "targets": [{k: t[k] for k in ("id", "label", "kind")} for t in tl],
+        "targets": [{"id": t["id"], "label": t["label"], "kind": t["kind"],
+                     "chart": t.get("chart", True), "env": t.get("env")} for t in tl],
         "clients_measured": [{"id": c["id"], "label": c["label"]} for c in clients],
         "binaries": {}, "rounds": [], "startups": {}, "clients": [],
     }
@@ -873,7 +899,7 @@ def report(data):
             f"{fmt(v['stripped_mib'], '{:.2f}')} | {sum(l['errors'] for l in L.values())} |")
     lines += ["", "| ratio of rps medians | c=1 | c=16 | c=128 |", "|---|---|---|---|"]
     for ref in ("go", "axum"):
-        for sid in ("mm-http", "mm-tiny"):
+        for sid in ("mm-http", "mm-tiny", "mm-http-log"):
             r = s["ratios"].get("vs_" + ref, {}).get(sid, {}).get("of_medians")
             if r:
                 lines.append(f"| {sv[sid]['label']} / {sv[ref]['label']} | "
@@ -930,10 +956,15 @@ def main():
     r.add_argument("--starts", type=int, default=5, help="startup measurements per server per round")
     r.add_argument("--peers", default=None, help="built peers directory (bench/run.sh passes it)")
     r.add_argument("--only", default=None,
-                   help="comma-separated ids: mm-http,mm-tiny,go,axum,nginx,mm-chain,gomicro-chain,clients")
+                   help="comma-separated ids: mm-http,mm-tiny,mm-http-log,go,axum,nginx,mm-chain,"
+                        "gomicro-chain,clients")
     r.add_argument("--wait-load", type=float, default=None,
                    help="first wait until the 1-minute load average is below this (polls every 30 s)")
     r.add_argument("--wait-load-max", type=float, default=1200, help="give up waiting after this many s")
+    r.add_argument("--log-level", default="warn",
+                   help="MICRO_LOG_LEVEL of our services (default warn: no access log, as the peers)")
+    r.add_argument("--no-access-log", dest="access_log", action="store_false",
+                   help="skip the variant mm-http-log (srv on http with its default access log)")
     r.add_argument("--out", default=os.path.join(HERE, "results", "latest.json"))
     r.set_defaults(func=cmd_run)
     p = sub.add_parser("report", help="print markdown tables from a results file")

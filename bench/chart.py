@@ -122,7 +122,8 @@ def render(data):
                     f"per level; whiskers = min-max of rounds; wrk shares the cores; "
                     f"{la}", 11, "middle", fill="#868e96"))
 
-    singles = [(sid, v["label"]) for sid, v in sv.items() if v["kind"] == "single"]
+    hidden = {t["id"] for t in data["targets"] if not t.get("chart", True)}
+    singles = [(sid, v["label"]) for sid, v in sv.items() if v["kind"] == "single" and sid not in hidden]
     out += legend(70, 92, singles)
     groups = []
     for c in cfg["conns"]:
