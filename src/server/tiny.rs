@@ -20,6 +20,12 @@
 //! - its accept thread dies on the first accept error (EMFILE) and closes the listener, so a
 //!   `recv()` error we did not ask for is fatal here: the server ends with an error and the
 //!   process should exit non-zero for Kubernetes to restart it;
+//! - out of file descriptors just after an accept, its accept thread panics instead
+//!   (`util/refined_tcp_stream.rs` unwraps a failed `try_clone`): no error reaches the workers,
+//!   and as this adapter holds a clone of the listening socket (for the drain), new connections
+//!   then wait in the backlog unanswered while the process stays up. Measured with the team's
+//!   `micro/emfile_accept.py` (open-file limit 32): alive, not serving. The liveness probe is
+//!   what restarts such a pod; `run()` raises the soft open-file limit to the hard one first.
 //! - a declared body over the limit gets its 413 at once, but tiny_http then drains it on the
 //!   worker into one buffer of the whole remaining length (`util/equal_reader.rs`): past RAM +
 //!   swap the allocation aborts the process; past `isize::MAX` it panics (caught per request);
@@ -113,6 +119,8 @@ struct Shared {
     /// Wakes the shedder when every worker is busy, or when stopping.
     saturated: (Mutex<()>, Condvar),
     poisoned: Poisoned,
+    /// One taker at a time on tiny_http's queue (see [`take`]).
+    taking: Mutex<()>,
     epoch: Instant,
 }
 
@@ -178,6 +186,7 @@ fn start(
         last_free: AtomicU64::new(0),
         saturated: (Mutex::new(()), Condvar::new()),
         poisoned: Poisoned::new(),
+        taking: Mutex::new(()),
         epoch: Instant::now(),
     });
     let (started, wait) = mpsc::channel::<()>();
@@ -246,14 +255,14 @@ fn work(shared: &Shared) -> Result<(), Error> {
         }
         let asked = Instant::now();
         // Never an unbounded recv(): the stop's wake-ups may all go to other workers.
-        let next = shared.server.recv_timeout(if stopping { QUIET } else { TICK });
+        let next = take(shared, if stopping { QUIET } else { TICK });
         match next {
-            Ok(Some(rq)) => {
+            Ok(Some((rq, refused))) => {
                 let busy = shared.busy.fetch_add(1, Ordering::SeqCst) + 1;
                 if busy >= shared.workers {
                     shared.saturated.1.notify_one();
                 }
-                if catch_unwind(AssertUnwindSafe(|| handle(shared, rq))).is_err() {
+                if catch_unwind(AssertUnwindSafe(|| handle(shared, rq, refused))).is_err() {
                     log::error!("tiny_http: a request panicked; the worker goes on");
                 }
                 shared.last_free.store(shared.now_ms(), Ordering::SeqCst);
@@ -296,15 +305,18 @@ fn shed(shared: &Shared) -> Result<(), Error> {
             let _ = cvar.wait_timeout(guard, wait);
             continue;
         }
-        if let Ok(Some(rq)) = shared.server.recv_timeout(Duration::from_millis(20)) {
+        if let Ok(Some((rq, refused))) = take(shared, Duration::from_millis(20)) {
             let started = Instant::now();
             let (method, path) = (rq.method().as_str().to_string(), rq.url().to_string());
             let path = path.split_once('?').map_or(path.as_str(), |(p, _)| p).to_string();
             let service = shared.router.name();
-            let resp = shared.health.answer(&method, &path, service).unwrap_or_else(|| {
-                let detail = format!("server busy: all {} workers busy", shared.workers);
-                shared.router.error(&Error::new(503, detail))
-            });
+            let resp = match refused {
+                Some(err) => shared.router.error(&err),
+                None => shared.health.answer(&method, &path, service).unwrap_or_else(|| {
+                    let detail = format!("server busy: all {} workers busy", shared.workers);
+                    shared.router.error(&Error::new(503, detail))
+                }),
+            };
             log_access(&rq, &method, &path, started, &resp);
             let _ = catch_unwind(AssertUnwindSafe(|| respond(rq, resp)));
         }
@@ -411,14 +423,30 @@ fn log_access(rq: &tiny_http::Request, method: &str, path: &str, started: Instan
     });
 }
 
-/// Serves one request: health, else metadata, body within the limit, the router, the answer.
-fn handle(shared: &Shared, mut rq: tiny_http::Request) {
+/// A request taken off tiny_http's queue, and the error to answer instead of running it.
+type Taken = (tiny_http::Request, Option<Error>);
+
+/// Takes the next request off tiny_http's queue, one taker at a time, and checks its framing
+/// before the next can be taken: a request that poisons its connection (see [`Poisoned`])
+/// has done so before anything sent after it on that connection reaches another worker.
+fn take(shared: &Shared, timeout: Duration) -> io::Result<Option<Taken>> {
+    let _turn = shared.taking.lock().unwrap_or_else(|p| p.into_inner());
+    let taken = shared.server.recv_timeout(timeout)?;
+    Ok(taken.map(|rq| {
+        let refused = shared.poisoned.check(&rq);
+        (rq, refused)
+    }))
+}
+
+/// Serves one request: refused (framing), health, else metadata, body within the limit, the
+/// router, the answer.
+fn handle(shared: &Shared, mut rq: tiny_http::Request, refused: Option<Error>) {
     let started = Instant::now();
     let method = rq.method().as_str().to_string();
     let url = rq.url();
     let path = url.split_once('?').map_or(url, |(p, _)| p);
     // Nothing runs on a connection whose framing tiny_http got wrong (see `framing_error`).
-    if let Some(err) = shared.poisoned.check(&rq) {
+    if let Some(err) = refused {
         let resp = shared.router.error(&err);
         let path = path.to_string();
         log_access(&rq, &method, &path, started, &resp);
