@@ -289,16 +289,20 @@ fn work(shared: &Shared) -> Result<(), Error> {
 /// takes requests off the queue and answers them at once: health as usual, the rest 503.
 fn shed(shared: &Shared) -> Result<(), Error> {
     let (lock, cvar) = &shared.saturated;
-    while !shared.stopping() {
+    let shed_after = SHED_AFTER.as_millis() as u64;
+    let stuck_for = || {
         let busy = shared.busy.load(Ordering::SeqCst) >= shared.workers;
-        let stuck_for = shared
+        let since = shared
             .now_ms()
             .saturating_sub(shared.last_free.load(Ordering::SeqCst));
-        let shed_after = SHED_AFTER.as_millis() as u64;
-        if !busy || stuck_for < shed_after {
+        (busy, since)
+    };
+    while !shared.stopping() {
+        let (busy, stuck_for_ms) = stuck_for();
+        if !busy || stuck_for_ms < shed_after {
             // Woken when the last worker turns busy; the timeout covers a missed wake-up.
             let wait = match busy {
-                true => Duration::from_millis(shed_after - stuck_for),
+                true => Duration::from_millis(shed_after - stuck_for_ms),
                 false => Duration::from_secs(1),
             };
             let guard = lock.lock().unwrap_or_else(|p| p.into_inner());
@@ -306,6 +310,11 @@ fn shed(shared: &Shared) -> Result<(), Error> {
             continue;
         }
         if let Ok(Some((rq, refused))) = take(shared, Duration::from_millis(20)) {
+            if !matches!(stuck_for(), (true, ms) if ms >= shed_after) {
+                // A worker came free meanwhile: this one is served, not shed.
+                let _ = catch_unwind(AssertUnwindSafe(|| handle(shared, rq, refused)));
+                continue;
+            }
             let started = Instant::now();
             let (method, path) = (rq.method().as_str().to_string(), rq.url().to_string());
             let path = path.split_once('?').map_or(path.as_str(), |(p, _)| p).to_string();

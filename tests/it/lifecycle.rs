@@ -418,6 +418,57 @@ fn http_only_at_the_cap_with_all_busy_health_is_still_answered() {
     stop("http", srv);
 }
 
+/// A kept-alive connection is closed after `idle_timeout` without a request (and not before).
+#[test]
+fn http_only_idle_keep_alive_closes_after_idle_timeout() {
+    let limits = Limits {
+        idle_timeout: Duration::from_millis(400),
+        ..Limits::default()
+    };
+    let srv = life("http", limits, &Arc::default());
+    let mut conn = Http::connect("idle", srv.addr());
+    send_get(&mut conn, "/hello?name=once");
+    check(&conn.read(), 200, "hello once");
+    let started = Instant::now();
+    assert!(conn.closes_within(Duration::from_secs(2)), "still open");
+    let took = started.elapsed();
+    assert!(took >= Duration::from_millis(350), "closed after {took:?}");
+    stop("http", srv);
+}
+
+/// tiny_http: when its only worker has been stuck for 0.5 s, the shedder answers health as
+/// usual and anything else with a fast 503.
+#[test]
+fn tiny_http_shedder_answers_when_every_worker_is_stuck() {
+    let gate = Arc::new(Gate::default());
+    let limits = Limits {
+        workers: 1,
+        ..Limits::default()
+    };
+    let srv = life("tiny_http", limits, &gate);
+    let mut held = Http::connect("held", srv.addr());
+    send_get(&mut held, "/block");
+    gate.wait_for(1);
+    std::thread::sleep(Duration::from_millis(700));
+    check(&get("probe", srv.addr(), "/health/ready"), 200, "ok");
+    let started = Instant::now();
+    check_error(
+        &get("shed", srv.addr(), "/hello?name=x"),
+        503,
+        LIFE,
+        "all 1 workers busy",
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+    gate.open();
+    check(&held.read(), 200, "unblocked");
+    check(&get("after", srv.addr(), "/hello?name=after"), 200, "hello after");
+    stop("tiny_http", srv);
+}
+
 /// A body dripping in a byte at a time is cut at `body_timeout` for the whole body.
 #[test]
 fn http_only_dripping_body_hits_the_body_deadline() {
