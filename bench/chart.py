@@ -89,8 +89,9 @@ def panel(x0, y0, w, h, title, groups, series, ylabel):
                 cx = bx + bw / 2
                 out.append(f'<path d="M{cx:.1f} {y(mn):.1f}V{y(mx):.1f}M{cx - 4:.1f} {y(mn):.1f}'
                            f'h8M{cx - 4:.1f} {y(mx):.1f}h8" stroke="#212529" stroke-width="1"/>')
-            label_y = min(by, y(mx) if mx is not None else by) - 4
-            out.append(text(bx + bw / 2, label_y, short(med), 10, "middle"))
+            # just above the bar; a white halo keeps it readable across the whisker
+            out.append(text(bx + bw / 2, by - 4, short(med), 10, "middle",
+                            extra='paint-order="stroke" stroke="#ffffff" stroke-width="3"'))
         out.append(text(x0 + gi * gw + gw / 2, y0 + h + 18, glabel, 12, "middle"))
     out.append("</g>")
     return out
