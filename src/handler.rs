@@ -381,6 +381,18 @@ impl Response {
         self
     }
 
+    /// The handler's headers a server may write: not the framing ones (`Content-Length`,
+    /// `Transfer-Encoding`, `Connection`, `Keep-Alive`, `Date` are the server's), and only a token
+    /// name with a field value free of control bytes (a CR or LF would split the response).
+    pub fn writable_headers(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.headers
+            .iter()
+            .filter(|(name, value)| {
+                !FRAMING_HEADERS.iter().any(|own| name.eq_ignore_ascii_case(own)) && valid_header(name, value)
+            })
+            .map(|(name, value)| (name.as_str(), value.as_str()))
+    }
+
     /// The first value of header `name`, whatever its case.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
@@ -388,6 +400,24 @@ impl Response {
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
     }
+}
+
+/// Headers a server writes itself; a handler's copies are dropped.
+const FRAMING_HEADERS: [&str; 5] = [
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "date",
+];
+
+/// A token name and a field value of visible bytes, spaces and tabs (RFC 9110 section 5).
+fn valid_header(name: &str, value: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+        && value.bytes().all(|b| b == b'\t' || b >= b' ' && b != 0x7f)
 }
 
 #[cfg(test)]
@@ -412,6 +442,19 @@ mod tests {
         assert_eq!(req.query_param("name").as_deref(), Some("Ho bo"));
         assert_eq!(req.query_param("flag").as_deref(), Some(""));
         assert_eq!(req.query_param("nope"), None);
+    }
+
+    #[test]
+    fn handler_headers_cannot_split_responses() {
+        assert!(valid_header("X-Ok", "fine value"));
+        assert!(!valid_header("X-Bad", "a\r\nSet-Cookie: x"));
+        assert!(!valid_header("Bad Name", "v"));
+        assert!(!valid_header("", "v"));
+        let resp = Response::new(200)
+            .with_header("X-Test", "yes")
+            .with_header("Content-Length", "999")
+            .with_header("keep-alive", "timeout=5");
+        assert_eq!(resp.writable_headers().collect::<Vec<_>>(), [("X-Test", "yes")]);
     }
 
     #[test]

@@ -65,9 +65,6 @@ const QUIET: Duration = Duration::from_millis(100);
 /// How often an idle worker looks up from the queue to see whether the server is stopping.
 const TICK: Duration = Duration::from_millis(250);
 
-/// Response headers tiny_http writes itself (framing); a handler's copies are dropped.
-const FRAMING: [&str; 4] = ["content-length", "transfer-encoding", "connection", "date"];
-
 /// The second server plugin, on tiny_http 0.12.
 pub struct TinyHttpServer {
     limits: Limits,
@@ -516,11 +513,7 @@ fn read_body(rq: &mut tiny_http::Request, max: usize) -> Result<Vec<u8>, Error> 
 /// Writes `resp`; tiny_http adds the framing and leaves the body out for HEAD, 1xx, 204, 304.
 fn respond(rq: tiny_http::Request, mut resp: Response) {
     let mut headers = Vec::new();
-    for (name, value) in &resp.headers {
-        let framing = FRAMING.iter().any(|f| name.eq_ignore_ascii_case(f));
-        if framing || !is_token(name) || !is_field_value(value) {
-            continue;
-        }
+    for (name, value) in resp.writable_headers() {
         if let Ok(header) = tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes()) {
             headers.push(header);
         }
@@ -595,18 +588,6 @@ impl Read for ChannelReader {
         self.at += n;
         Ok(n)
     }
-}
-
-/// Whether `s` is a valid header name (an RFC 9110 token).
-fn is_token(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
-}
-
-/// Whether `s` is a header value tiny_http can write safely: printable ASCII, space and tab.
-fn is_field_value(s: &str) -> bool {
-    s.bytes().all(|b| b == b'\t' || (b' '..=b'~').contains(&b))
 }
 
 #[cfg(test)]
