@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use ureq::unversioned::resolver::{ResolvedSocketAddrs, Resolver};
-use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
+use ureq::unversioned::transport::{Connector, DefaultConnector, NextTimeout};
 
 use crate::client::{Call, Client, Messages, Reply};
 use crate::codec;
@@ -15,6 +15,8 @@ use crate::handler::forwardable;
 use crate::name::{self, Overrides};
 use crate::resolve::Resolve;
 use crate::stream::NDJSON;
+
+mod transport;
 
 /// How many agents (connection pools) a client spreads its calling threads over.
 const POOL_SHARDS: usize = 8;
@@ -29,6 +31,9 @@ const POOL_SHARDS: usize = 8;
 /// `timeout_global`, which starts a thread per call, nor its per-phase deadlines, whose
 /// remaining time differs on every call and so costs a `setsockopt` per read and write; a
 /// constant per-read timeout is set once per connection.
+///
+/// Each request goes out in one write, and a pooled connection is probed once per call, when
+/// it is taken from the pool (see `blocking/transport.rs`).
 pub struct HttpClient {
     /// Agents with pools of their own; each calling thread sticks to one (see [`HttpClient::agent`]).
     agents: Vec<ureq::Agent>,
@@ -158,7 +163,7 @@ impl HttpClientBuilder {
             .map(|_| {
                 ureq::Agent::with_parts(
                     config.clone(),
-                    DefaultConnector::default(),
+                    DefaultConnector::default().chain(transport::Coalesce),
                     MeshResolver(resolve.clone()),
                 )
             })

@@ -20,3 +20,4 @@ mod mesh;
 mod stop;
 mod stream;
 mod support;
+mod wire;
