@@ -172,3 +172,33 @@ fn large_body_arrives_whole() {
         want.len()
     );
 }
+
+/// A request head and a reply head of tens of KiB pass whole (the client's buffers are smaller).
+#[test]
+fn large_heads_pass_both_ways() {
+    let (addr, server) = raw_server(|listener| {
+        let conn = accept(&listener);
+        let mut reader = BufReader::new(conn.try_clone().expect("clone"));
+        let raw = read_request(&mut reader);
+        let big = "v".repeat(40 * 1024);
+        let head = format!("HTTP/1.1 200 OK\r\nX-Big: {big}\r\nContent-Type: application/json\r\n");
+        (&conn).write_all(head.as_bytes()).expect("head");
+        (&conn)
+            .write_all(b"Content-Length: 12\r\n\r\n{\"msg\":\"ok\"}")
+            .expect("reply");
+        String::from_utf8_lossy(&raw).into_owned()
+    });
+    let client = client(addr);
+    let client: &dyn Client = &client;
+    let big = "m".repeat(40 * 1024);
+    let options = micro_mesh::CallOptions::default().with_metadata("X-Big", &big);
+    let reply: Reply = client
+        .call_with(SRV, "Example.Call", &Hello { name: "big".into() }, &options)
+        .expect("call with big heads");
+    assert_eq!(reply.msg, "ok");
+    let raw = server.join().expect("server");
+    assert!(
+        raw.contains(&format!("x-big: {big}\r\n")),
+        "request head cut short"
+    );
+}
