@@ -50,12 +50,23 @@ MiB = 1024.0 * 1024.0
 
 LIVE = set()
 
+# Each process we start leads its own process group, so that it can be killed whole. By default
+# it also gets a session of its own, and with the kernel's autogroup scheduling (on in most
+# distributions) a session is a scheduling group: CPU is shared group against group, as between
+# pods in their own cgroups. `--one-session` keeps everything in our session (one group).
+GROUPING = {"start_new_session": True}
+
+
+def isolate(one_session):
+    GROUPING.clear()
+    GROUPING.update({"process_group": 0} if one_session else {"start_new_session": True})
+
 
 def spawn(argv, log=None, env=None):
-    """Start argv in a new session (its own process group); remember it."""
+    """Start argv in a new process group (and session, see GROUPING); remember it."""
     out = log if log is not None else subprocess.DEVNULL
     p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
-                         start_new_session=True, env=dict(os.environ, **env) if env else None)
+                         env=dict(os.environ, **env) if env else None, **GROUPING)
     LIVE.add(p)
     return p
 
@@ -101,13 +112,13 @@ def read(path):
         return ""
 
 
-def session_pids(sid):
-    """All processes of the session `sid` (each server is started as a session leader)."""
+def session_pids(pgid):
+    """All processes of the process group `pgid` (each server is started as a group leader)."""
     pids = []
     for d in os.listdir("/proc"):
         if d.isdigit():
             s = read(f"/proc/{d}/stat")
-            if s and int(s[s.rfind(")") + 2:].split()[3]) == sid:
+            if s and int(s[s.rfind(")") + 2:].split()[2]) == pgid:
                 pids.append(int(d))
     return pids
 
@@ -258,8 +269,7 @@ def wrk(port, path, conns, duration):
     threads = 1 if conns == 1 else 2
     argv = ["wrk", f"-t{threads}", f"-c{conns}", f"-d{duration}s", "--latency", "-s", LUA,
             f"http://127.0.0.1:{port}{path}"]
-    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                         start_new_session=True)
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, **GROUPING)
     LIVE.add(p)
     out = p.communicate()[0].decode(errors="replace")
     LIVE.discard(p)
@@ -279,8 +289,7 @@ def wrk(port, path, conns, duration):
 def run_client(argv, timeout=300.0):
     """Run a client that prints one JSON line; add its exit code, CPU time and wall time."""
     t0 = time.monotonic()
-    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         start_new_session=True)
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **GROUPING)
     LIVE.add(p)
     killer = threading.Timer(timeout, lambda: p.kill())
     killer.start()
@@ -753,6 +762,7 @@ def wait_load(limit, max_wait):
 
 
 def cmd_run(a):
+    isolate(a.one_session)
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGHUP, on_signal)
     target_dir = os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target")
@@ -797,7 +807,7 @@ def cmd_run(a):
                    "client_server": client_server["id"], "peers": peers and shown(peers),
                    "micro_log_level": a.log_level, "access_log_variant": a.access_log,
                    "wrk": "-t1 -c1 / -t2 -cN, --latency, bench/post.lua",
-                   "host": "127.0.0.1"},
+                   "host": "127.0.0.1", "sessions": sessions_text(a.one_session)},
         "load": {"wait": load, "start": loadavg()},
         "skipped": skipped,
         "targets": [{"id": t["id"], "label": t["label"], "kind": t["kind"],
@@ -868,6 +878,12 @@ def others_text(data):
                    f"servers).")
 
 
+def sessions_text(one_session):
+    auto = read("/proc/sys/kernel/sched_autogroup_enabled").strip()
+    how = "one session for all processes" if one_session else "a session per process"
+    return f"{how} (kernel autogroup {'on' if auto == '1' else 'off' if auto == '0' else 'unknown'})"
+
+
 def fmt(x, spec="{:.0f}"):
     return "-" if x is None else spec.format(x)
 
@@ -879,7 +895,8 @@ def report(data):
     lo, hi = load_range(data)
     lines = [f"{m['date']}, {m['cpu_model']}, {m['nproc']} cores, kernel {m['kernel']}; "
              f"{cfg['rounds']} interleaved rounds x {cfg['duration_s']} s per level "
-             f"({data.get('elapsed_s', 0) / 60:.0f} min). {others_text(data)}", ""]
+             f"({data.get('elapsed_s', 0) / 60:.0f} min), {cfg.get('sessions', 'a session per process')}. "
+             f"{others_text(data)}", ""]
     lines += ["| server | rps c=1 | rps c=16 | rps c=128 | p99 ms c=1 / 16 / 128 | "
               "CPU µs/req c=16 / 128 | idle RSS MiB | RSS MiB / threads c=128 | startup ms | "
               "stripped MiB | errors |", "|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -965,6 +982,9 @@ def main():
                    help="MICRO_LOG_LEVEL of our services (default warn: no access log, as the peers)")
     r.add_argument("--no-access-log", dest="access_log", action="store_false",
                    help="skip the variant mm-http-log (srv on http with its default access log)")
+    r.add_argument("--one-session", action="store_true",
+                   help="start servers, wrk and clients in this session (one autogroup) instead of "
+                        "a session each (a scheduling group each, like pods); see bench/README.md")
     r.add_argument("--out", default=os.path.join(HERE, "results", "latest.json"))
     r.set_defaults(func=cmd_run)
     p = sub.add_parser("report", help="print markdown tables from a results file")
