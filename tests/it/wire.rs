@@ -30,6 +30,13 @@ fn accept(listener: &TcpListener) -> TcpStream {
     conn
 }
 
+/// Accepts a connection and reads one request from it.
+fn accept_request(listener: &TcpListener) -> (TcpStream, Vec<u8>) {
+    let conn = accept(listener);
+    let mut reader = BufReader::new(conn.try_clone().expect("clone"));
+    (conn, read_request(&mut reader))
+}
+
 /// Reads one request (head and a Content-Length body) and returns it whole.
 fn read_request(reader: &mut BufReader<TcpStream>) -> Vec<u8> {
     let mut raw = Vec::new();
@@ -102,11 +109,10 @@ fn connection_closed_while_idle_is_not_reused() {
     let (addr, server) = raw_server(move |listener| {
         let mut served = Vec::new();
         for _ in 0..2 {
-            let conn = accept(&listener);
-            let mut reader = BufReader::new(conn.try_clone().expect("clone"));
-            served.push(String::from_utf8_lossy(&read_request(&mut reader)).into_owned());
+            let (conn, raw) = accept_request(&listener);
+            served.push(String::from_utf8_lossy(&raw).into_owned());
             (&conn).write_all(OK).expect("reply");
-            drop((conn, reader));
+            drop(conn);
             closed_tx.send(()).expect("signal");
         }
         served
@@ -129,17 +135,13 @@ fn stray_bytes_after_a_reply_are_never_read_as_the_next_one() {
     let (go_tx, go_rx) = mpsc::channel::<()>();
     let (sent_tx, sent_rx) = mpsc::channel();
     let (addr, server) = raw_server(move |listener| {
-        let first = accept(&listener);
-        let mut reader = BufReader::new(first.try_clone().expect("clone"));
-        read_request(&mut reader);
+        let (first, _) = accept_request(&listener);
         (&first).write_all(OK).expect("reply");
         go_rx.recv_timeout(Duration::from_secs(5)).expect("go");
         let stray = b"HTTP/1.1 200 OK\r\nContent-Length: 15\r\n\r\n{\"msg\":\"stray\"}";
         (&first).write_all(stray).expect("stray");
         sent_tx.send(()).expect("signal");
-        let second = accept(&listener);
-        let mut reader = BufReader::new(second.try_clone().expect("clone"));
-        let raw = read_request(&mut reader);
+        let (second, raw) = accept_request(&listener);
         (&second).write_all(OK).expect("reply");
         String::from_utf8_lossy(&raw).into_owned()
     });
@@ -156,9 +158,7 @@ fn stray_bytes_after_a_reply_are_never_read_as_the_next_one() {
 #[test]
 fn large_body_arrives_whole() {
     let (addr, server) = raw_server(|listener| {
-        let conn = accept(&listener);
-        let mut reader = BufReader::new(conn.try_clone().expect("clone"));
-        let raw = read_request(&mut reader);
+        let (conn, raw) = accept_request(&listener);
         (&conn).write_all(OK).expect("reply");
         raw
     });
@@ -177,9 +177,7 @@ fn large_body_arrives_whole() {
 #[test]
 fn large_heads_pass_both_ways() {
     let (addr, server) = raw_server(|listener| {
-        let conn = accept(&listener);
-        let mut reader = BufReader::new(conn.try_clone().expect("clone"));
-        let raw = read_request(&mut reader);
+        let (conn, raw) = accept_request(&listener);
         let big = "v".repeat(40 * 1024);
         let head = format!("HTTP/1.1 200 OK\r\nX-Big: {big}\r\nContent-Type: application/json\r\n");
         (&conn).write_all(head.as_bytes()).expect("head");
