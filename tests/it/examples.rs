@@ -84,7 +84,10 @@ pub(crate) fn wait_listening(child: &mut ChildGuard, port: u16) -> SocketAddr {
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let until = Instant::now() + Duration::from_secs(5);
     loop {
-        if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+        // A connect to a free ephemeral port can meet itself (TCP simultaneous open) before the
+        // child listens; that is not the child answering.
+        let conn = TcpStream::connect_timeout(&addr, Duration::from_millis(200));
+        if conn.is_ok_and(|c| c.local_addr().ok() != Some(addr)) {
             return addr;
         }
         if let Ok(Some(status)) = child.child.try_wait() {

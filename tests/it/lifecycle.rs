@@ -780,8 +780,21 @@ fn examples_soft_open_file_limit_is_raised() {
     let port = free_port();
     let mut srv = srv_with_nofile(port, "64:2048");
     wait_listening(&mut srv, port);
-    let limits = std::fs::read_to_string(format!("/proc/{}/limits", srv.child.id())).unwrap();
-    let line = limits.lines().find(|l| l.starts_with("Max open files")).unwrap();
+    // Polled: the port can answer before this child has exec'd (another test's listener may
+    // hold a port that free_port() handed out), and prlimit's own limits are not srv's.
+    let until = Instant::now() + Duration::from_secs(5);
+    let line = loop {
+        let limits = std::fs::read_to_string(format!("/proc/{}/limits", srv.child.id())).unwrap();
+        let line = limits
+            .lines()
+            .find(|l| l.starts_with("Max open files"))
+            .unwrap()
+            .to_string();
+        if line.split_whitespace().skip(3).take(2).eq(["2048", "2048"]) || Instant::now() > until {
+            break line;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
     let numbers: Vec<&str> = line.split_whitespace().skip(3).take(2).collect();
     assert_eq!(numbers, ["2048", "2048"], "{line}");
 }
