@@ -112,7 +112,7 @@ def read(path):
         return ""
 
 
-def session_pids(pgid):
+def group_pids(pgid):
     """All processes of the process group `pgid` (each server is started as a group leader)."""
     pids = []
     for d in os.listdir("/proc"):
@@ -169,13 +169,13 @@ def loadavg():
 
 
 class Sampler(threading.Thread):
-    """Peak RSS and thread count of some sessions, sampled every 100 ms."""
+    """Peak RSS and thread count of some process groups, sampled every 100 ms."""
 
-    def __init__(self, sids):
+    def __init__(self, pgids):
         super().__init__(daemon=True)
-        self.sids, self.halt = sids, threading.Event()
+        self.pgids, self.halt = pgids, threading.Event()
         self.lock = threading.Lock()
-        self.pids = [p for s in sids for p in session_pids(s)]
+        self.pids = [p for s in pgids for p in group_pids(s)]
         self.reset()
 
     def reset(self):
@@ -191,7 +191,7 @@ class Sampler(threading.Thread):
         while not self.halt.wait(0.1):
             n += 1
             if n % 10 == 0:  # re-scan the trees once a second
-                self.pids = [p for s in self.sids for p in session_pids(s)]
+                self.pids = [p for s in self.pgids for p in group_pids(s)]
             rss, thr = rss_threads(self.pids)
             with self.lock:
                 self.rss, self.thr = max(self.rss, rss), max(self.thr, thr)
@@ -472,24 +472,24 @@ def bench_target(t, conns_list, duration, warmup, round_no):
         rec["cmd"] = argv
         p, rec["startup_ms"] = start(argv, port, path, logs[-1], env=t.get("env"))
         procs.append(p)
-        sids = [q.pid for q in procs]
+        pgids = [q.pid for q in procs]
         time.sleep(0.3)
-        pids = [x for s in sids for x in session_pids(s)]
+        pids = [x for s in pgids for x in group_pids(s)]
         rss, thr = rss_threads(pids)
         rec["idle_rss_kib"], rec["idle_threads"], rec["processes"] = rss, thr, len(pids)
-        sampler = Sampler(sids)
+        sampler = Sampler(pgids)
         sampler.start()
         for c in conns_list:
             if warmup > 0:
                 wrk(port, path, c, warmup)
             sampler.reset()
-            pids = [x for s in sids for x in session_pids(s)]
+            pids = [x for s in pgids for x in group_pids(s)]
             cpu0, opens0 = cpu_s(pids), passive_opens()
             (busy0, steal0), wrk0, self0, t0 = machine_cpu(), children_cpu_s(), own_cpu_s(), time.monotonic()
             r = wrk(port, path, c, duration)
             (busy1, steal1), wrk1, self1, t1 = machine_cpu(), children_cpu_s(), own_cpu_s(), time.monotonic()
             opens1 = passive_opens()
-            pids = [x for s in sids for x in session_pids(s)]
+            pids = [x for s in pgids for x in group_pids(s)]
             r["server_cpu_s"] = cpu_s(pids) - cpu0
             # Everyone else: machine busy time minus server, wrk (the only child reaped
             # meanwhile) and this harness, in cores; plus the hypervisor's steal.

@@ -148,10 +148,14 @@ impl ServerHandle {
 /// and retried by the clients' TCP after a second or more, instead of waiting its turn.
 const BACKLOG: i32 = 4096;
 
-/// Raises `listener`'s backlog to [`BACKLOG`]: listening again only resizes it (Linux);
-/// where that fails, std's 128 it is. (socket2's one home: std cannot do either of these.)
-pub(crate) fn deepen_backlog(listener: &TcpListener) {
+/// Readies a listener for either server: blocking (a non-blocking one makes the `http` accept
+/// loop spin and kills tiny_http's accept thread on its first `WouldBlock`), and its backlog
+/// raised to [`BACKLOG`]: listening again only resizes it (Linux); where that fails, std's 128
+/// it is. (socket2's one home: std cannot do either of these.)
+pub(crate) fn prepare_listener(listener: &TcpListener) -> std::io::Result<()> {
+    listener.set_nonblocking(false)?;
     let _ = socket2::SockRef::from(listener).listen(BACKLOG);
+    Ok(())
 }
 
 /// Shuts a listening socket down: a blocked `accept()` fails and new connections are refused

@@ -88,9 +88,7 @@ impl Server for TinyHttpServer {
         router: Arc<Router>,
         health: Health,
     ) -> Result<ServerHandle, Error> {
-        // A non-blocking listener would make tiny_http's accept thread die on its first WouldBlock.
-        listener.set_nonblocking(false)?;
-        crate::server::deepen_backlog(&listener);
+        crate::server::prepare_listener(&listener)?;
         start(listener, router, health, &self.limits)
     }
 }

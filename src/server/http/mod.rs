@@ -299,9 +299,7 @@ impl Server for HttpServer {
         health: Health,
     ) -> Result<ServerHandle, Error> {
         let addr = listener.local_addr()?;
-        // A non-blocking listener (from a caller, say) would make the accept loop spin.
-        listener.set_nonblocking(false)?;
-        crate::server::deepen_backlog(&listener);
+        crate::server::prepare_listener(&listener)?;
         let shared = Arc::new(Shared {
             router,
             limits: self.limits.clone(),
