@@ -59,6 +59,7 @@ mod health;
 mod logger;
 mod metadata;
 mod name;
+mod record;
 mod resolve;
 mod router;
 mod server;
