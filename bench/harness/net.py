@@ -1,0 +1,69 @@
+"""Network: free loopback ports, one POST on a fresh connection, and starting a server until it
+answers its first 200.
+"""
+
+import socket
+import time
+
+from .common import BODY, EXPECT
+from .procs import spawn, stop
+
+
+USED_PORTS = set()
+
+
+def free_port():
+    """A free loopback port, never handed out twice in one run."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in USED_PORTS:
+            USED_PORTS.add(port)
+            return port
+
+
+def post(port, path, timeout=2.0):
+    """One POST of BODY on a fresh connection: (status, body)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(b"POST %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nContent-Type: application/json\r\n"
+                  b"Content-Length: %d\r\nConnection: close\r\n\r\n%s"
+                  % (path.encode(), port, len(BODY), BODY))
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    parts = head.split(b" ", 2)
+    status = int(parts[1]) if head.startswith(b"HTTP/") and len(parts) > 1 else 0
+    return status, body
+
+
+def start(argv, port, path, log, env=None, timeout=15.0):
+    """Start a server and poll every 1 ms until `path` answers 200 with EXPECT.
+    Returns (Popen, ms from just before the exec to that first 200)."""
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+        raise RuntimeError(f"port {port} already answers: refusing to measure another process")
+    except OSError:
+        pass
+    t0 = time.monotonic()
+    p = spawn(argv, log=log, env=env)
+    last = None
+    while True:
+        if p.poll() is not None:
+            stop(p)
+            raise RuntimeError(f"exited with code {p.returncode} before answering: {' '.join(argv)}")
+        if time.monotonic() - t0 > timeout:
+            stop(p)
+            raise RuntimeError(f"no 200 within {timeout} s ({last}): {' '.join(argv)}")
+        try:
+            status, body = post(port, path)
+            if status == 200 and EXPECT in body:
+                return p, (time.monotonic() - t0) * 1000.0
+            last = f"status {status} body {body[:80]!r}"
+        except OSError as e:
+            last = repr(e)
+        time.sleep(0.001)
