@@ -54,7 +54,7 @@ def nice_max(v):
 
 def panel(x0, y0, w, h, title, groups, series, ylabel):
     """groups: [(group label, {series id: (median, min, max)})]; series: [(id, label)]."""
-    out = [f'<g class="panel">', text(x0, y0 - 10, title, 14, weight="bold")]
+    out = ['<g class="panel">', text(x0, y0 - 10, title, 14, weight="bold")]
     top = max((mx or med or 0) for _, vals in groups for (med, _mn, mx) in vals.values()) if groups else 0
     ymax, step = nice_max(top * 1.08)
 

@@ -141,7 +141,8 @@ def main():
                 changed += 1
         if d != dest and not os.listdir(d):
             os.rmdir(d)
-    print(f"docker context: {len(wanted)} files from COPY {' '.join(sources)}, {changed} changed", file=sys.stderr)
+    print(f"docker context: {len(wanted)} files from COPY {' '.join(sources)}, {changed} changed",
+          file=sys.stderr)
 
 
 if __name__ == "__main__":

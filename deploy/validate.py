@@ -98,18 +98,20 @@ def duration_ns(text):
     """A CEL/Go duration string in nanoseconds, or None when CEL's duration() would reject it."""
     if not isinstance(text, str) or not GO_DURATION.match(text):
         return None
-    return sum(float(n) * UNIT_NS[u] for n, _, u in re.findall(r"([0-9]+(\.[0-9]+)?)(ns|us|µs|ms|s|m|h)", text))
+    parts = re.findall(r"([0-9]+(\.[0-9]+)?)(ns|us|µs|ms|s|m|h)", text)
+    return sum(float(n) * UNIT_NS[u] for n, _, u in parts)
 
 
 def only_one_of(fields):
     return lambda v: sum(1 for f in fields if f in v) <= 1
 
 
-# The CEL rules Istio's CRDs put on the kinds we use, as Python (keys: whitespace normalised). Rules not listed here are
-# reported as not evaluated (a line at the end), never silently passed.
+# The CEL rules Istio's CRDs put on the kinds we use, as Python (keys: whitespace normalised). Rules not
+# listed here are reported as not evaluated (a line at the end), never silently passed.
 CEL = {
     "duration(self) >= duration('1ms')": lambda v: (duration_ns(v) or 0) >= 1e6,
-    'url(self).getScheme() in ["http", "https"]': lambda v: isinstance(v, str) and re.match(r"^https?://", v) is not None,
+    'url(self).getScheme() in ["http", "https"]':
+        lambda v: isinstance(v, str) and re.match(r"^https?://", v) is not None,
     "self.all(key, !key.contains(\"*\"))": lambda v: all("*" not in k for k in v),
     "self.all(key, key.size() != 0)": lambda v: all(k != "" for k in v),
     "!self.contains(\"*\")": lambda v: "*" not in v,
@@ -127,7 +129,8 @@ CEL = {
     "(has(self.serviceAccounts) || has(self.notServiceAccounts)) ? (!has(self.principals) && "
     "!has(self.notPrincipals) && !has(self.namespaces) && !has(self.notNamespaces)) : true":
         lambda v: not (("serviceAccounts" in v or "notServiceAccounts" in v)
-                       and any(k in v for k in ("principals", "notPrincipals", "namespaces", "notNamespaces"))),
+                       and any(k in v for k in ("principals", "notPrincipals",
+                                                "namespaces", "notNamespaces"))),
     "has(self.portLevelMtls) ? (((has(self.selector) && has(self.selector.matchLabels)) ? "
     "self.selector.matchLabels : {}).size() > 0) : true":
         lambda v: "portLevelMtls" not in v or len((v.get("selector") or {}).get("matchLabels") or {}) > 0,
@@ -225,7 +228,8 @@ class IstioChecker:
         key = (group, version, doc["kind"])
         if key not in self.crds:
             known = sorted(f"{g}/{v}" for g, v, k in self.crds if k == doc["kind"])
-            return [f"no Istio CRD schema for {doc['apiVersion']} {doc['kind']} (served: {', '.join(known) or 'none'})"]
+            return [f"no Istio CRD schema for {doc['apiVersion']} {doc['kind']} "
+                    f"(served: {', '.join(known) or 'none'})"]
         errors = []
         for e in sorted(self.validator(*key).iter_errors(doc), key=lambda e: list(map(str, e.path))):
             path = ".".join(str(p) for p in e.path) or "(top)"
@@ -253,19 +257,23 @@ def check_invariants(docs):
     by_kind = {}
     for f, d in docs:
         by_kind.setdefault(d.get("kind"), []).append((f, d))
-    sas = {(d["metadata"].get("namespace"), d["metadata"]["name"]) for _, d in by_kind.get("ServiceAccount", [])}
+    sas = {(d["metadata"].get("namespace"), d["metadata"]["name"])
+           for _, d in by_kind.get("ServiceAccount", [])}
     for f, d in by_kind.get("Deployment", []):
         spec = d["spec"]["template"]["spec"]
         flags = container_flags(d)
-        delay, timeout = duration_ns(flags.get("shutdown_delay", "")), duration_ns(flags.get("shutdown_timeout", ""))
+        delay = duration_ns(flags.get("shutdown_delay", ""))
+        timeout = duration_ns(flags.get("shutdown_timeout", ""))
         grace = spec.get("terminationGracePeriodSeconds", 30)
         if delay is None or timeout is None:
             errors.append((f, "the command must pass -shutdown_delay and -shutdown_timeout explicitly"))
         elif grace * 1e9 <= delay + timeout:
-            errors.append((f, f"terminationGracePeriodSeconds {grace} must exceed shutdown_delay + shutdown_timeout"))
+            errors.append((f, f"terminationGracePeriodSeconds {grace} must exceed "
+                              "shutdown_delay + shutdown_timeout"))
         ns = d["metadata"].get("namespace")
         if (ns, spec.get("serviceAccountName")) not in sas:
-            errors.append((f, f"serviceAccountName {spec.get('serviceAccountName')!r} is not a ServiceAccount here"))
+            errors.append((f, f"serviceAccountName {spec.get('serviceAccountName')!r} "
+                              "is not a ServiceAccount here"))
     for f, d in by_kind.get("Service", []):
         for p in d["spec"].get("ports", []):
             if p.get("appProtocol") != "http":
@@ -274,7 +282,8 @@ def check_invariants(docs):
     app_idle = min([duration_ns(container_flags(d).get("server_idle_timeout", "1h10s")) or 0
                     for _, d in by_kind.get("Deployment", [])] or [duration_ns("1h10s")])
     for f, d in by_kind.get("DestinationRule", []):
-        idle = duration_ns(d["spec"].get("trafficPolicy", {}).get("connectionPool", {}).get("http", {}).get("idleTimeout", ""))
+        pool = d["spec"].get("trafficPolicy", {}).get("connectionPool", {})
+        idle = duration_ns(pool.get("http", {}).get("idleTimeout", ""))
         if idle is None or idle >= app_idle:
             errors.append((f, f"trafficPolicy.connectionPool.http.idleTimeout must be set below the app's "
                               f"idle keep-alive ({app_idle / 1e9:.0f}s)"))
@@ -285,7 +294,8 @@ def check_invariants(docs):
                     m = re.match(r"^cluster\.local/ns/([^/]+)/sa/([^/]+)$", p)
                     if m and m.group(1) != "istio-system" and (m.group(1), m.group(2)) not in sas:
                         errors.append((f, f"principal {p} names no ServiceAccount defined here"))
-    ras = {(f, d["metadata"].get("namespace"), tuple(sorted(d["spec"].get("selector", {}).get("matchLabels", {}).items())))
+    ras = {(f, d["metadata"].get("namespace"),
+            tuple(sorted(d["spec"].get("selector", {}).get("matchLabels", {}).items())))
            for f, d in by_kind.get("RequestAuthentication", [])}
     for ra_file, ns, sel in sorted(ras):
         required = any(
@@ -296,9 +306,9 @@ def check_invariants(docs):
                     for r in d["spec"]["rules"])
             for _, d in by_kind.get("AuthorizationPolicy", []))
         if not required:
-            errors.append((ra_file, f"RequestAuthentication for {dict(sel)} in {ns}: no ALLOW AuthorizationPolicy for "
-                                    "the same workload requires requestPrincipals in every rule, so token-less "
-                                    "requests pass"))
+            errors.append((ra_file, f"RequestAuthentication for {dict(sel)} in {ns}: no ALLOW "
+                                    "AuthorizationPolicy for the same workload requires requestPrincipals "
+                                    "in every rule, so token-less requests pass"))
     return errors
 
 
@@ -386,7 +396,8 @@ def main():
         print("ok   " + ("" if args.rendered else f"{KUSTOMIZATION} lists every manifest; ")
               + "cross-file invariants hold")
     if CEL_NOT_EVALUATED:
-        print(f"note: {len(CEL_NOT_EVALUATED)} CEL rule(s) not evaluated: " + "; ".join(sorted(CEL_NOT_EVALUATED)))
+        print(f"note: {len(CEL_NOT_EVALUATED)} CEL rule(s) not evaluated: "
+              + "; ".join(sorted(CEL_NOT_EVALUATED)))
 
     print(f"{'FAIL' if failed else 'PASS'}: {len(docs)} documents in {len(files)} files, {failed} problem(s)")
     return 1 if failed else 0

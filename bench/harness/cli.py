@@ -30,7 +30,7 @@ def cmd_run(a):
     bins = {"srv": os.path.join(rel, "examples", "srv"), "api": os.path.join(rel, "examples", "api"),
             "bench_client": os.path.join(rel, "examples", "bench_client"),
             "micro-mesh": os.path.join(rel, "micro-mesh")}
-    for k, v in bins.items():
+    for v in bins.values():
         if not os.path.exists(v):
             sys.exit(f"{v} missing: build with `cargo build --release --examples --bins` (bench/run.sh does)")
     peers = os.path.abspath(a.peers) if a.peers else None

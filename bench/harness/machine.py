@@ -25,8 +25,8 @@ def machine():
         if line.startswith("model name"):
             model = line.split(":", 1)[1].strip()
             break
-    mem = next((l.split()[1] for l in read("/proc/meminfo").splitlines()
-                if l.startswith("MemTotal:")), None)
+    mem = next((line.split()[1] for line in read("/proc/meminfo").splitlines()
+                if line.startswith("MemTotal:")), None)
     return {
         "nproc": len(os.sched_getaffinity(0)), "cpu_model": model,
         "kernel": platform.release(), "os": cmd_out(["sh", "-c", ". /etc/os-release && echo $PRETTY_NAME"]),

@@ -54,7 +54,8 @@ def targets(bins, peers, skipped, log_level, access_log):
                 "pre": [srv, "-server_address={addr}"],
                 "cmd": [api, "-server_address={addr}", "-client_call_address={pre_addr}"]})
     gml, gmla = peer("target/go/go-micro-like"), peer("target/go/go-micro-like-api")
-    if have(gml, "go-micro-like chain (go-micro-like)") and have(gmla, "go-micro-like chain (go-micro-like-api)"):
+    if (have(gml, "go-micro-like chain (go-micro-like)")
+            and have(gmla, "go-micro-like chain (go-micro-like-api)")):
         out.append({"id": "gomicro-chain", "label": "go-micro-like api -> srv (seed stand-in)",
                     "kind": "chain", "bin": gmla, "path": "/example/call",
                     "pre": [gml, "{addr}"], "cmd": [gmla, "{addr}", "{pre_addr}"]})

@@ -26,6 +26,15 @@ def fmt(x, spec="{:.0f}"):
     return "-" if x is None else spec.format(x)
 
 
+def level(levels, c, key, spec="{:.0f}"):
+    """One median of one level (`c` connections) of a server's summary, formatted."""
+    return fmt(levels.get(c, {}).get(key), spec)
+
+
+def errors(levels):
+    return sum(lv["errors"] for lv in levels.values())
+
+
 def report(data):
     """Markdown tables of the medians (what README's Performance section shows)."""
     s, m, cfg = data["summary"], data["machine"], data["config"]
@@ -38,20 +47,18 @@ def report(data):
     lines += ["| server | rps c=1 | rps c=16 | rps c=128 | p99 ms c=1 / 16 / 128 | "
               "CPU µs/req c=16 / 128 | idle RSS MiB | RSS MiB / threads c=128 | startup ms | "
               "stripped MiB | errors |", "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for sid, v in sv.items():
+    for v in sv.values():
         if v["kind"] != "single":
             continue
         L = v["levels"]
-
-        def g(c, k, spec="{:.0f}"):
-            return fmt(L.get(c, {}).get(k), spec)
         lines.append(
-            f"| {v['label']} | {g('1', 'rps')} | {g('16', 'rps')} | {g('128', 'rps')} | "
-            f"{g('1', 'p99_ms', '{:.2f}')} / {g('16', 'p99_ms', '{:.2f}')} / {g('128', 'p99_ms', '{:.2f}')} | "
-            f"{g('16', 'cpu_us_per_req', '{:.1f}')} / {g('128', 'cpu_us_per_req', '{:.1f}')} | "
-            f"{fmt(v['idle_rss_mib'], '{:.1f}')} | {g('128', 'peak_rss_mib', '{:.1f}')} / "
-            f"{g('128', 'peak_threads')} | {fmt(v['startup_ms'], '{:.1f}')} | "
-            f"{fmt(v['stripped_mib'], '{:.2f}')} | {sum(l['errors'] for l in L.values())} |")
+            f"| {v['label']} | {level(L, '1', 'rps')} | {level(L, '16', 'rps')} | {level(L, '128', 'rps')} | "
+            f"{level(L, '1', 'p99_ms', '{:.2f}')} / {level(L, '16', 'p99_ms', '{:.2f}')} / "
+            f"{level(L, '128', 'p99_ms', '{:.2f}')} | "
+            f"{level(L, '16', 'cpu_us_per_req', '{:.1f}')} / {level(L, '128', 'cpu_us_per_req', '{:.1f}')} | "
+            f"{fmt(v['idle_rss_mib'], '{:.1f}')} | {level(L, '128', 'peak_rss_mib', '{:.1f}')} / "
+            f"{level(L, '128', 'peak_threads')} | {fmt(v['startup_ms'], '{:.1f}')} | "
+            f"{fmt(v['stripped_mib'], '{:.2f}')} | {errors(L)} |")
     lines += ["", "| ratio of rps medians | c=1 | c=16 | c=128 |", "|---|---|---|---|"]
     for ref in ("go", "axum"):
         for sid in ("mm-http", "mm-tiny", "mm-http-log"):
@@ -62,17 +69,15 @@ def report(data):
     lines += ["", "| chain (wrk -> api -> srv) | rps c=16 | rps c=128 | p99 ms c=16 / 128 | "
               "CPU µs/req c=16 / 128 (both processes) | RSS MiB c=128 | errors |",
               "|---|---|---|---|---|---|---|"]
-    for sid, v in sv.items():
+    for v in sv.values():
         if v["kind"] != "chain":
             continue
         L = v["levels"]
         lines.append(
-            f"| {v['label']} | {fmt(L.get('16', {}).get('rps'))} | {fmt(L.get('128', {}).get('rps'))} | "
-            f"{fmt(L.get('16', {}).get('p99_ms'), '{:.2f}')} / {fmt(L.get('128', {}).get('p99_ms'), '{:.2f}')} | "
-            f"{fmt(L.get('16', {}).get('cpu_us_per_req'), '{:.1f}')} / "
-            f"{fmt(L.get('128', {}).get('cpu_us_per_req'), '{:.1f}')} | "
-            f"{fmt(L.get('128', {}).get('peak_rss_mib'), '{:.1f}')} | "
-            f"{sum(l['errors'] for l in L.values())} |")
+            f"| {v['label']} | {level(L, '16', 'rps')} | {level(L, '128', 'rps')} | "
+            f"{level(L, '16', 'p99_ms', '{:.2f}')} / {level(L, '128', 'p99_ms', '{:.2f}')} | "
+            f"{level(L, '16', 'cpu_us_per_req', '{:.1f}')} / {level(L, '128', 'cpu_us_per_req', '{:.1f}')} | "
+            f"{level(L, '128', 'peak_rss_mib', '{:.1f}')} | {errors(L)} |")
     if s["clients"]:
         srv_label = sv.get(cfg["client_server"], {}).get("label", cfg["client_server"])
         lines += ["", f"| client -> {srv_label} | threads | calls/s | p50 µs | p99 µs | "

@@ -77,7 +77,7 @@ def summarize(data):
         if "id" not in r:
             continue
         s["clients"].setdefault(str(r["threads"]), {}).setdefault(r["id"], []).append(r)
-    for th, by in s["clients"].items():
+    for by in s["clients"].values():
         for cid, rs in list(by.items()):
             errors = sum((x.get("errors") or 0) + (1 if x["rc"] != 0 else 0) for x in rs)
             s["errors_total"] += errors

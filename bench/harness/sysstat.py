@@ -44,8 +44,9 @@ def rss_threads(pids):
 
 
 def passive_opens():
-    lines = [l.split() for l in read("/proc/net/snmp").splitlines() if l.startswith("Tcp:")]
-    return int(dict(zip(lines[0][1:], lines[1][1:]))["PassiveOpens"])
+    names, values = [line.split()[1:] for line in read("/proc/net/snmp").splitlines()
+                     if line.startswith("Tcp:")][:2]
+    return int(dict(zip(names, values, strict=True))["PassiveOpens"])
 
 
 def machine_cpu():
