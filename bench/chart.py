@@ -55,7 +55,8 @@ def nice_max(v):
 def panel(x0, y0, w, h, title, groups, series, ylabel):
     """groups: [(group label, {series id: (median, min, max)})]; series: [(id, label)]."""
     out = ['<g class="panel">', text(x0, y0 - 10, title, 14, weight="bold")]
-    top = max((mx or med or 0) for _, vals in groups for (med, _mn, mx) in vals.values()) if groups else 0
+    # an empty panel (e.g. `bench.py run --only mm-http` measures no chain) gets an empty axis
+    top = max(((mx or med or 0) for _, vals in groups for (med, _mn, mx) in vals.values()), default=0)
     ymax, step = nice_max(top * 1.08)
 
     def y(v):
