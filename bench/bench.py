@@ -7,8 +7,9 @@
 `run` measures, on 127.0.0.1 only, in interleaved rounds (A B C ... A B C ...):
 
 * single hop, `wrk -t1 -c1` / `-t2 -c16` / `-t2 -c128`, POST /Example.Call {"name":"Hobo"}:
-  the srv example on `--server http` and `--server tiny_http`, and the peers found in
-  --peers: Go net/http, axum, nginx;
+  the srv example on `--server http` and `--server tiny_http`, the http one also with its
+  metrics off and/or its access log on (the cost table), and the peers found in --peers:
+  Go net/http, axum, nginx;
 * chains at c=16/128, wrk -> api -> srv (POST /example/call): ours (api + srv examples) and
   the seed stand-in (go-micro-like-api -> go-micro-like);
 * clients alone: examples/bench_client next to the peer `client-ureq3 ... --timeout 0`

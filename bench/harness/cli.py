@@ -14,7 +14,7 @@ from .common import HERE, MiB, ROOT, shown
 from .footprint import bench_startups, binary_info
 from .machine import machine, sessions_text, wait_load
 from .measure import bench_clients, bench_target
-from .plan import targets
+from .plan import known_flags, targets
 from .procs import isolate, on_signal, stop_all
 from .report import report
 from .summary import summarize
@@ -38,8 +38,8 @@ def cmd_run(a):
         print(f"skip: peers directory {peers} not found", flush=True)
         peers = None
     skipped = []
-    all_targets = targets(bins, peers, skipped, a.log_level, a.access_log)
-    tl = [t for t in all_targets if not a.only or t["id"] in a.only.split(",")]
+    all_targets = targets(bins, peers, skipped, a.log_level, a.access_log, a.metrics_off)
+    tl = known_flags([t for t in all_targets if not a.only or t["id"] in a.only.split(",")], skipped)
     conns = [int(c) for c in a.conns.split(",")]
     chain_conns = [int(c) for c in a.chain_conns.split(",")]
     modes = []
@@ -66,6 +66,7 @@ def cmd_run(a):
                    "client_modes": [{"threads": t, "calls": c} for t, c in modes],
                    "client_server": client_server["id"], "peers": peers and shown(peers),
                    "micro_log_level": a.log_level, "access_log_variant": a.access_log,
+                   "metrics_off_variants": a.metrics_off,
                    "wrk": "-t1 -c1 / -t2 -cN, --latency, bench/post.lua",
                    "host": "127.0.0.1", "sessions": sessions_text(a.one_session)},
         "load": {"wait": load, "start": loadavg()},
@@ -136,15 +137,19 @@ def main(description):
     r.add_argument("--starts", type=int, default=5, help="startup measurements per server per round")
     r.add_argument("--peers", default=None, help="built peers directory (bench/run.sh passes it)")
     r.add_argument("--only", default=None,
-                   help="comma-separated ids: mm-http,mm-tiny,mm-http-log,go,axum,nginx,mm-chain,"
-                        "gomicro-chain,clients")
+                   help="comma-separated ids: mm-http,mm-http-nometrics,mm-http-log,mm-http-log-nometrics,"
+                        "mm-tiny,go,axum,nginx,mm-chain,gomicro-chain,clients")
     r.add_argument("--wait-load", type=float, default=None,
                    help="first wait until the 1-minute load average is below this (polls every 30 s)")
     r.add_argument("--wait-load-max", type=float, default=1200, help="give up waiting after this many s")
     r.add_argument("--log-level", default="warn",
                    help="MICRO_LOG_LEVEL of our services (default warn: no access log, as the peers)")
     r.add_argument("--no-access-log", dest="access_log", action="store_false",
-                   help="skip the variant mm-http-log (srv on http with its default access log)")
+                   help="skip the variants mm-http-log and mm-http-log-nometrics (srv on http with its "
+                        "default access log)")
+    r.add_argument("--no-metrics-off", dest="metrics_off", action="store_false",
+                   help="skip the variants mm-http-nometrics and mm-http-log-nometrics (srv with "
+                        "--metrics_path=, metrics off)")
     r.add_argument("--one-session", action="store_true",
                    help="start servers, wrk and clients in this session (one autogroup) instead of "
                         "a session each (a scheduling group each, like pods); see bench/README.md")

@@ -1,5 +1,7 @@
 """Reporting: the markdown tables of a run's medians (what README's Performance section shows)."""
 
+from .plan import COST_BASE
+
 
 def load_range(data):
     """Lowest and highest 1-minute load average seen at start, end and around every server."""
@@ -66,6 +68,16 @@ def report(data):
             if r:
                 lines.append(f"| {sv[sid]['label']} / {sv[ref]['label']} | "
                              + " | ".join(fmt(r.get(c), "{:.2f}") for c in ("1", "16", "128")) + " |")
+    if s.get("cost"):
+        lines += ["", f"| cost: srv variant / {sv[COST_BASE]['label']} | metrics | access log | "
+                  "rps c=16 | rps c=128 | extra CPU µs/req c=16 / 128 |", "|---|---|---|---|---|---|"]
+        for v in s["cost"].values():
+            L, on = v["levels"], {True: "on", False: "off"}
+            lines.append(
+                f"| {v['label']} | {on[v['metrics']]} | {on[v['access_log']]} | "
+                f"{level(L, '16', 'rps_ratio', '{:.3f}')} | {level(L, '128', 'rps_ratio', '{:.3f}')} | "
+                f"{level(L, '16', 'extra_cpu_us_per_req', '{:+.2f}')} / "
+                f"{level(L, '128', 'extra_cpu_us_per_req', '{:+.2f}')} |")
     lines += ["", "| chain (wrk -> api -> srv) | rps c=16 | rps c=128 | p99 ms c=16 / 128 | "
               "CPU µs/req c=16 / 128 (both processes) | RSS MiB c=128 | errors |",
               "|---|---|---|---|---|---|---|"]

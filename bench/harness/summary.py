@@ -1,10 +1,11 @@
 """The summary of a run: medians over rounds per server, level and client, ratios to Go and axum,
-errors, other load, and ISSUE 7's targets.
+the cost of metrics and of the access log, errors, other load, and ISSUE 7's targets.
 """
 
 import statistics
 
 from .common import MiB
+from .plan import COST_BASE, COST_VARIANTS
 
 
 def med(xs):
@@ -14,6 +15,45 @@ def med(xs):
 
 def ratio(a, b):
     return a / b if a is not None and b else None
+
+
+def per_round(data, sid, ref, c, f):
+    """f(level of sid, level of ref) for every round in which both measured `c` connections."""
+    xs = []
+    for rnd in range(1, data["config"]["rounds"] + 1):
+        a = [r for r in data["rounds"] if r["id"] == sid and r["round"] == rnd and r.get("ok")]
+        z = [r for r in data["rounds"] if r["id"] == ref and r["round"] == rnd and r.get("ok")]
+        if a and z and c in a[0]["levels"] and c in z[0]["levels"]:
+            xs.append(f(a[0]["levels"][c], z[0]["levels"][c]))
+    return xs
+
+
+def cost(data, servers):
+    """What metrics and the access log cost: each srv variant against COST_BASE (both off), per
+    level, as the median over rounds of its rps ratio and of its extra server CPU per request
+    (the same round = the same machine state), and as the ratio of the rps medians."""
+    base = servers.get(COST_BASE)
+    if not base:
+        return {}
+    out = {}
+    for sid, metrics, log in COST_VARIANTS:
+        v = servers.get(sid)
+        if not v:
+            continue
+        levels = {}
+        for c, lv in v["levels"].items():
+            if c not in base["levels"]:
+                continue
+            cpu = per_round(data, sid, COST_BASE, c, lambda a, z: None
+                            if a["server_cpu_us_per_req"] is None or z["server_cpu_us_per_req"] is None
+                            else a["server_cpu_us_per_req"] - z["server_cpu_us_per_req"])
+            levels[c] = {
+                "rps_ratio": med(per_round(data, sid, COST_BASE, c, lambda a, z: ratio(a["rps"], z["rps"]))),
+                "rps_ratio_of_medians": ratio(lv["rps"], base["levels"][c]["rps"]),
+                "extra_cpu_us_per_req": med(cpu),
+            }
+        out[sid] = {"label": v["label"], "metrics": metrics, "access_log": log, "levels": levels}
+    return out
 
 
 def summarize(data):
@@ -62,16 +102,9 @@ def summarize(data):
             of_medians = {c: ratio(lv["rps"], rr["levels"].get(c, {}).get("rps"))
                           for c, lv in sv["levels"].items()}
             # also the median of the per-round ratios (same round = same machine state)
-            per_round = {}
-            for c in sv["levels"]:
-                xs = []
-                for rnd in range(1, data["config"]["rounds"] + 1):
-                    a = [r for r in data["rounds"] if r["id"] == sid and r["round"] == rnd and r.get("ok")]
-                    z = [r for r in data["rounds"] if r["id"] == ref and r["round"] == rnd and r.get("ok")]
-                    if a and z and c in a[0]["levels"] and c in z[0]["levels"]:
-                        xs.append(ratio(a[0]["levels"][c]["rps"], z[0]["levels"][c]["rps"]))
-                per_round[c] = med(xs)
-            out[sid] = {"of_medians": of_medians, "median_of_rounds": per_round}
+            of_rounds = {c: med(per_round(data, sid, ref, c, lambda a, z: ratio(a["rps"], z["rps"])))
+                         for c in sv["levels"]}
+            out[sid] = {"of_medians": of_medians, "median_of_rounds": of_rounds}
         s["ratios"]["vs_" + ref] = out
     for r in data["clients"]:
         if "id" not in r:
@@ -96,6 +129,7 @@ def summarize(data):
              if "steal_cores" in lv]
     s["other_cores"] = {"median": med(others), "max": max(others) if others else None,
                         "steal_median": med(steal)}
+    s["cost"] = cost(data, s["servers"])
     s["targets"] = targets_check(s)
     return s
 
