@@ -57,6 +57,10 @@ $istio_cases && case_ istio-wrong-type 1 "retries.attempts: '1' is not of type '
     srv/virtual-service.yaml 's/attempts: 1$/attempts: "1"/'
 $istio_cases && case_ jwt-not-required 1 '^FAIL api/request-authentication.yaml: .*no ALLOW AuthorizationPolicy .* requires requestPrincipals' \
     api/authorization-policy.yaml '/requestPrincipals:/,/- "\*"/d'
+case_ scrape-wrong-port 1 "^FAIL srv/deployment.yaml: pod template annotation prometheus.io/port '9090' is not a containerPort \\(9080\\)" \
+    srv/deployment.yaml 's/prometheus.io\/port: "9080"$/prometheus.io\/port: "9090"/'
+case_ scrape-metrics-off 1 '^FAIL api/deployment.yaml: -metrics_path= turns metrics off, but prometheus.io/scrape is "true"' \
+    api/deployment.yaml 's/^            - -shutdown_delay=2s$/            - -metrics_path=\n&/'
 case_ unlisted-file 1 'not listed in kustomization.yaml' \
     kustomization.yaml '/- ingress\/gateway.yaml/d'
 case_ no-crds-skips 0 '^SKIP: Istio CRD schemas not found at /nonexistent' - '' --istio-crds /nonexistent/crd-all.gen.yaml

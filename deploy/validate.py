@@ -251,6 +251,29 @@ def container_flags(deploy):
     return flags
 
 
+def scrape_errors(deploy, flags):
+    """The pod's prometheus.io annotations (which Istio's metrics merging reads) must point at the
+    app's metrics: scrape "true", a port the container declares, the app's -metrics_path
+    (default /metrics). An app started with metrics off (-metrics_path=) must not be scraped."""
+    tmpl = deploy["spec"]["template"]
+    ann = tmpl.get("metadata", {}).get("annotations", {})
+    path = flags.get("metrics_path", "/metrics")
+    if not path:
+        return ["-metrics_path= turns metrics off, but prometheus.io/scrape is \"true\""] \
+            if ann.get("prometheus.io/scrape") == "true" else []
+    ports = {str(p.get("containerPort")) for c in tmpl["spec"]["containers"] for p in c.get("ports", [])}
+    errors = []
+    if ann.get("prometheus.io/scrape") != "true":
+        errors.append('pod template annotation prometheus.io/scrape must be "true"')
+    if ann.get("prometheus.io/port") not in ports:
+        errors.append(f"pod template annotation prometheus.io/port {ann.get('prometheus.io/port')!r} "
+                      f"is not a containerPort ({', '.join(sorted(ports)) or 'none'})")
+    if ann.get("prometheus.io/path") != path:
+        errors.append(f"pod template annotation prometheus.io/path {ann.get('prometheus.io/path')!r} "
+                      f"is not the app's metrics path {path!r}")
+    return errors
+
+
 def check_invariants(docs):
     """docs: [(file, doc)]. Returns [(file, message)]."""
     errors = []
@@ -270,6 +293,7 @@ def check_invariants(docs):
         elif grace * 1e9 <= delay + timeout:
             errors.append((f, f"terminationGracePeriodSeconds {grace} must exceed "
                               "shutdown_delay + shutdown_timeout"))
+        errors += [(f, e) for e in scrape_errors(d, flags)]
         ns = d["metadata"].get("namespace")
         if (ns, spec.get("serviceAccountName")) not in sas:
             errors.append((f, f"serviceAccountName {spec.get('serviceAccountName')!r} "
