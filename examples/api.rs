@@ -5,7 +5,7 @@
 //! curl -s '127.0.0.1:8080/example/call?name=Hobo'
 //! ```
 
-use micro_mesh::{Context, Error, Request, Response, Service};
+use micro_mesh::{Caller, Context, Error, Request, Response, Service};
 use serde::{Deserialize, Serialize};
 
 /// The backend this front calls; with `-client_call_address=:9080` it is `go-micro-srv-sample:9080`.

@@ -6,7 +6,7 @@
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-use micro_mesh::{Client, Context, HttpClient, Metadata};
+use micro_mesh::{Caller, Client, Context, HttpClient, Metadata};
 use serde::{Deserialize, Serialize};
 
 #[derive(Serialize)]

@@ -8,7 +8,7 @@
 
 use std::sync::mpsc;
 
-use micro_mesh::{Context, Error, Request, Response, Service};
+use micro_mesh::{Caller, Context, Error, Request, Response, Service};
 use serde::{Deserialize, Serialize};
 
 #[derive(Serialize, Deserialize)]

@@ -45,7 +45,7 @@ struct StreamingResponse {
 }
 
 /// `rpc Stream(StreamingRequest) returns (stream StreamingResponse)`: `{"count":N}` sends N messages.
-fn stream(_: &Context, req: StreamingRequest, out: &mut Stream<'_>) -> Result<(), Error> {
+fn stream(_: &Context, req: StreamingRequest, out: &mut Stream<'_, StreamingResponse>) -> Result<(), Error> {
     for count in 0..req.count {
         out.send(&StreamingResponse { count })?;
     }

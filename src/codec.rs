@@ -1,9 +1,117 @@
-//! The JSON codec: the only place serde_json is used.
+//! The codec seam: body encodings chosen by content type in one place, JSON and its NDJSON
+//! stream framing, and the error JSON. The only place serde_json is used.
+//!
+//! A typed handler, stream or call does not name an encoding: it holds [`Codecs`], the
+//! encodings its types support, and the codec comes from the request's content type through
+//! [`Codec::from_content_type`]. A new encoding (protobuf, gRPC framing) is a variant here and a
+//! constructor of [`Codecs`], and nothing above this file changes.
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::{Error, WireError};
+
+/// The content type of JSON bodies.
+pub const JSON: &str = "application/json";
+
+/// The content type of a server stream: one JSON message per line (protocol.md section 8).
+pub const NDJSON: &str = "application/x-ndjson";
+
+/// A body encoding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Codec {
+    /// JSON (`application/json`, parameters such as `charset` allowed).
+    Json,
+}
+
+impl Codec {
+    /// The codec a request's `Content-Type` names; a missing one means JSON (protocol.md
+    /// section 2); `None` when no codec reads it.
+    pub fn from_content_type(content_type: Option<&str>) -> Option<Codec> {
+        let Some(content_type) = content_type else {
+            return Some(Codec::Json);
+        };
+        let essence = content_type.split(';').next().unwrap_or("").trim();
+        essence.eq_ignore_ascii_case(JSON).then_some(Codec::Json)
+    }
+
+    /// The content type this codec writes.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Codec::Json => JSON,
+        }
+    }
+}
+
+/// The encodings a typed endpoint's (or call's) types support, and how to read `In` and write
+/// `Out` in each: what typed handlers, streams and calls hold instead of naming an encoding.
+pub(crate) struct Codecs<In, Out: ?Sized> {
+    /// The codecs, the preferred one first (a call sends with it).
+    pub accepts: &'static [Codec],
+    decode: fn(Codec, &[u8]) -> Result<In, Error>,
+    encode: fn(Codec, &Out) -> Result<Vec<u8>, Error>,
+}
+
+impl<In, Out: ?Sized> Clone for Codecs<In, Out> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<In, Out: ?Sized> Copy for Codecs<In, Out> {}
+
+impl<In: DeserializeOwned, Out: Serialize + ?Sized> Codecs<In, Out> {
+    /// JSON only: for serde types.
+    pub fn json() -> Self {
+        Codecs {
+            accepts: &[Codec::Json],
+            decode: |_, body| decode(body),
+            encode: |_, value| encode(value),
+        }
+    }
+}
+
+impl<In, Out: ?Sized> Codecs<In, Out> {
+    /// The codec for a request with this content type, if the types support it; else the 415
+    /// naming what they take.
+    pub fn select(&self, content_type: Option<&str>, what: &str) -> Result<Codec, Error> {
+        match Codec::from_content_type(content_type) {
+            Some(codec) if self.accepts.contains(&codec) => Ok(codec),
+            _ => Err(unsupported(content_type.unwrap_or(""), what, self.accepts)),
+        }
+    }
+
+    /// Decodes `body` with `codec`.
+    pub fn decode(&self, codec: Codec, body: &[u8]) -> Result<In, Error> {
+        (self.decode)(codec, body)
+    }
+
+    /// Encodes `value` with `codec`.
+    pub fn encode(&self, codec: Codec, value: &Out) -> Result<Vec<u8>, Error> {
+        (self.encode)(codec, value)
+    }
+}
+
+/// The 415 for a content type `what` (a path or endpoint) does not take: it names what it takes.
+pub(crate) fn unsupported(content_type: &str, what: &str, accepts: &[Codec]) -> Error {
+    let takes: Vec<&str> = accepts.iter().map(|c| c.content_type()).collect();
+    Error::new(
+        415,
+        format!(
+            "unsupported content type {content_type:?} for {what} (it takes {})",
+            takes.join(" or ")
+        ),
+    )
+}
+
+/// One message of a server stream as its NDJSON line: the JSON and a newline, into `line`.
+pub fn ndjson_line<T: Serialize + ?Sized>(message: &T, line: &mut Vec<u8>) -> Result<(), Error> {
+    line.clear();
+    serde_json::to_writer(&mut *line, message)?;
+    line.push(b'\n');
+    Ok(())
+}
 
 impl From<serde_json::Error> for Error {
     fn from(err: serde_json::Error) -> Error {
@@ -121,6 +229,46 @@ mod tests {
         );
         assert!(decode_stream_error(br#"{"count":1}"#).is_none());
         assert!(decode_stream_error(br#"{"error":"text"}"#).is_none());
+    }
+
+    #[test]
+    fn content_types_select_the_codec_in_one_place() {
+        assert_eq!(Codec::from_content_type(None), Some(Codec::Json));
+        assert_eq!(
+            Codec::from_content_type(Some("application/json")),
+            Some(Codec::Json)
+        );
+        let charset = Some("Application/JSON ; charset=utf-8");
+        assert_eq!(Codec::from_content_type(charset), Some(Codec::Json));
+        for other in [
+            "application/jsonx",
+            "text/json",
+            "application/x-www-form-urlencoded",
+            "",
+        ] {
+            assert_eq!(Codec::from_content_type(Some(other)), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn a_content_type_the_types_lack_gets_a_415_naming_what_they_take() {
+        let codecs = Codecs::<Hello, Hello>::json();
+        assert_eq!(codecs.select(None, "/Example.Call").unwrap(), Codec::Json);
+        let err = codecs
+            .select(Some("application/x-www-form-urlencoded"), "/Example.Call")
+            .unwrap_err();
+        assert_eq!(err.status(), 415);
+        assert_eq!(
+            err.detail(),
+            r#"unsupported content type "application/x-www-form-urlencoded" for /Example.Call (it takes application/json)"#
+        );
+    }
+
+    #[test]
+    fn ndjson_lines_end_in_a_newline() {
+        let mut line = b"stale".to_vec();
+        ndjson_line(&Hello { name: "a".into() }, &mut line).unwrap();
+        assert_eq!(line, b"{\"name\":\"a\"}\n");
     }
 
     #[test]

@@ -2,8 +2,13 @@
 
 use std::time::Duration;
 
+/// The longest duration a flag takes: every timeout and delay a user can type is at most a day
+/// (a longer one is a typo, and one near `u64::MAX` seconds would overflow `Instant` arithmetic).
+pub const MAX: Duration = Duration::from_secs(24 * 3600);
+
 /// Parses a Go duration: a sequence of decimal numbers with units `ns`, `us` (`µs`), `ms`, `s`,
-/// `m`, `h`, such as `300ms`, `1.5s` or `1h2m`; a bare `0` is zero. Negative values are refused.
+/// `m`, `h`, such as `300ms`, `1.5s` or `1h2m`; a bare `0` is zero. Negative values, and values
+/// over [`MAX`], are refused.
 pub fn parse(text: &str) -> Result<Duration, String> {
     let bad = || format!("invalid duration {text:?} (want e.g. 500ms, 5s, 1m30s)");
     let s = text.trim();
@@ -35,6 +40,9 @@ pub fn parse(text: &str) -> Result<Duration, String> {
         };
         total += number * seconds;
         rest = &rest[unit_len..];
+    }
+    if !total.is_finite() || total > MAX.as_secs_f64() {
+        return Err(format!("duration {text:?} is over the 24h limit"));
     }
     Duration::try_from_secs_f64(total).map_err(|_| bad())
 }
@@ -76,6 +84,20 @@ mod tests {
     fn bad_durations() {
         for bad in ["", "5", "s", "-5s", "5x", "1..5s", "5 s", "1e3s"] {
             assert!(parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn durations_past_a_day_are_refused() {
+        assert_eq!(parse("24h").unwrap(), MAX);
+        for long in [
+            "24h1s",
+            "25h",
+            "3000000000000000h",
+            "99999999999999999999999999999999s",
+        ] {
+            let err = parse(long).unwrap_err();
+            assert!(err.contains("over the 24h limit"), "{long}: {err}");
         }
     }
 

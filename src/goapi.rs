@@ -9,8 +9,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::handler::{Request, Response, percent_decode};
+use crate::handler::{Body, Request, Response};
 use crate::metadata::Metadata;
+use crate::percent::form_decode;
 
 /// go-api's `Pair`: a name and all its values.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -94,7 +95,7 @@ fn add(map: &mut BTreeMap<String, Pair>, key: &str, value: &str) {
 fn parse_form(text: &str, into: &mut BTreeMap<String, Pair>) {
     for part in text.split('&').filter(|p| !p.is_empty()) {
         let (k, v) = part.split_once('=').unwrap_or((part, ""));
-        add(into, &percent_decode(k), &percent_decode(v));
+        add(into, &form_decode(k), &form_decode(v));
     }
 }
 
@@ -147,7 +148,7 @@ pub fn from_api_response(resp: ApiResponse) -> Response {
             out.headers.push((pair.key.clone(), value.clone()));
         }
     }
-    out.body = resp.body.into_bytes();
+    out.body = Body::Bytes(resp.body.into_bytes());
     out
 }
 
@@ -230,7 +231,7 @@ mod tests {
         assert_eq!(out.status, 200);
         assert_eq!(out.header("content-type"), Some("application/json"));
         assert_eq!(out.headers.iter().filter(|(k, _)| k == "Set-Cookie").count(), 2);
-        assert_eq!(out.body, br#"{"msg":"Hello Hobo"}"#);
+        assert_eq!(out.body.bytes(), br#"{"msg":"Hello Hobo"}"#);
         assert_eq!(
             from_api_response(ApiResponse {
                 status_code: 404,

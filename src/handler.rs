@@ -1,6 +1,5 @@
 //! What a handler sees and returns: `Handler`, `Context`, `Request`, `Response`.
 
-use std::marker::PhantomData;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -8,11 +7,12 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::client::{self, Call, CallOptions, Client, Reply};
-use crate::codec;
+use crate::client::{Call, CallOptions, Caller, Client, Messages, Reply};
+use crate::codec::{self, JSON, NDJSON};
 use crate::error::Error;
-use crate::metadata::Metadata;
-use crate::stream::{NDJSON, Streamer};
+use crate::metadata::{Metadata, TRACE_HEADERS};
+use crate::percent::form_decode;
+use crate::stream::Streamer;
 
 /// Serves one request. Any `Fn(&Context, Request) -> Result<Response, Error>` closure is one.
 pub trait Handler: Send + Sync + 'static {
@@ -27,73 +27,6 @@ where
     fn call(&self, ctx: &Context, req: Request) -> Result<Response, Error> {
         self(ctx, req)
     }
-}
-
-/// Adapts a typed closure `Fn(&Context, Q) -> Result<R, Error>` into a JSON [`Handler`].
-pub(crate) struct JsonHandler<F, Q, R> {
-    f: F,
-    _types: PhantomData<fn(Q) -> R>,
-}
-
-impl<F, Q, R> JsonHandler<F, Q, R> {
-    pub(crate) fn new(f: F) -> Self {
-        JsonHandler {
-            f,
-            _types: PhantomData,
-        }
-    }
-}
-
-impl<F, Q, R> Handler for JsonHandler<F, Q, R>
-where
-    F: Fn(&Context, Q) -> Result<R, Error> + Send + Sync + 'static,
-    Q: DeserializeOwned + 'static,
-    R: Serialize + 'static,
-{
-    fn call(&self, ctx: &Context, req: Request) -> Result<Response, Error> {
-        let request: Q = codec::decode(&req.body)?;
-        Response::json(&(self.f)(ctx, request)?)
-    }
-}
-
-/// Istio's trace headers: a context forwards these to its calls when present and non-empty
-/// (protocol.md section 5).
-pub const TRACE_HEADERS: [&str; 15] = [
-    "x-request-id",
-    "traceparent",
-    "tracestate",
-    "b3",
-    "x-b3-traceid",
-    "x-b3-spanid",
-    "x-b3-parentspanid",
-    "x-b3-sampled",
-    "x-b3-flags",
-    "x-ot-span-context",
-    "x-datadog-trace-id",
-    "x-datadog-parent-id",
-    "x-datadog-sampling-priority",
-    "x-cloud-trace-context",
-    "grpc-trace-bin",
-];
-
-/// Headers a context never forwards, even when a service opts in: recomputed or hop-by-hop.
-pub const NEVER_FORWARDED: [&str; 10] = [
-    "host",
-    "content-length",
-    "content-type",
-    "timeout",
-    "connection",
-    "keep-alive",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-];
-
-/// Whether `name` may be forwarded at all (not in [`NEVER_FORWARDED`], not `proxy-*`).
-pub fn forwardable(name: &str) -> bool {
-    !NEVER_FORWARDED.iter().any(|n| n.eq_ignore_ascii_case(name))
-        && !name.get(..6).is_some_and(|p| p.eq_ignore_ascii_case("proxy-"))
 }
 
 /// The request's surroundings: incoming metadata, deadline and the client for outbound calls.
@@ -181,57 +114,6 @@ impl Context {
         out
     }
 
-    /// Calls `service`'s `endpoint` with a JSON request and decodes the JSON reply.
-    pub fn call<Q: Serialize + ?Sized, R: DeserializeOwned>(
-        &self,
-        service: &str,
-        endpoint: &str,
-        request: &Q,
-    ) -> Result<R, Error> {
-        self.call_with(service, endpoint, request, &CallOptions::default())
-    }
-
-    /// [`call`](Self::call) with per-call options; their metadata is sent beside the forwarded headers.
-    pub fn call_with<Q: Serialize + ?Sized, R: DeserializeOwned>(
-        &self,
-        service: &str,
-        endpoint: &str,
-        request: &Q,
-        options: &CallOptions,
-    ) -> Result<R, Error> {
-        let metadata = self.outgoing(options);
-        client::call_json(
-            &*self.client,
-            service,
-            endpoint,
-            request,
-            &metadata,
-            options,
-            self.deadline,
-        )
-    }
-
-    /// Calls a server-streaming endpoint: its messages decoded one at a time as they arrive.
-    /// Drop the iterator to stop early; an error mid-stream is its last item.
-    pub fn stream<Q: Serialize + ?Sized, R: DeserializeOwned>(
-        &self,
-        service: &str,
-        endpoint: &str,
-        request: &Q,
-        options: &CallOptions,
-    ) -> Result<impl Iterator<Item = Result<R, Error>> + use<R, Q>, Error> {
-        let metadata = self.outgoing(options);
-        client::stream_json(
-            &*self.client,
-            service,
-            endpoint,
-            request,
-            &metadata,
-            options,
-            self.deadline,
-        )
-    }
-
     /// Calls with a body of any content type and returns the raw 2xx reply.
     pub fn call_raw(
         &self,
@@ -241,25 +123,37 @@ impl Context {
         body: &[u8],
         options: &CallOptions,
     ) -> Result<Reply, Error> {
-        let metadata = self.outgoing(options);
-        let call = Call {
-            service,
-            endpoint,
-            content_type,
-            body,
-            metadata: &metadata,
-            options,
-            deadline: self.deadline,
-        };
-        self.client.call_raw(&call)
+        self.send(&Call::new(service, endpoint, content_type, body, options))
     }
 
-    fn outgoing(&self, options: &CallOptions) -> Metadata {
+    /// `call` as it leaves this context: the forwarded headers under the call's own (which win
+    /// on a clash), and the earlier of the two deadlines.
+    fn outgoing<T>(&self, call: &Call<'_>, f: impl FnOnce(&Call<'_>) -> T) -> T {
         let mut metadata = self.forwarded();
-        for (name, value) in options.metadata.iter() {
+        for (name, value) in call.metadata.iter() {
             metadata.insert(name, value);
         }
-        metadata
+        let deadline = match (self.deadline, call.deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        f(&Call {
+            metadata: &metadata,
+            deadline,
+            ..*call
+        })
+    }
+}
+
+/// Calls made through a context carry its trace headers (and the opted-in ones) and only what
+/// remains of its deadline: `ctx.call(service, endpoint, &request)`.
+impl Caller for Context {
+    fn send(&self, call: &Call<'_>) -> Result<Reply, Error> {
+        self.outgoing(call, |call| self.client.call_raw(call))
+    }
+
+    fn send_stream(&self, call: &Call<'_>) -> Result<Messages, Error> {
+        self.outgoing(call, |call| self.client.stream_raw(call))
     }
 }
 
@@ -283,7 +177,7 @@ impl Request {
     pub fn query_param(&self, name: &str) -> Option<String> {
         self.query.split('&').find_map(|pair| {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            (percent_decode(k) == name).then(|| percent_decode(v))
+            (form_decode(k) == name).then(|| form_decode(v))
         })
     }
 
@@ -293,39 +187,39 @@ impl Request {
     }
 }
 
-/// Decodes `application/x-www-form-urlencoded` text: `+` is a space, `%XX` a byte.
-///
-/// A `%` not followed by two hex digits is kept as it is; bytes that are not UTF-8 become U+FFFD.
-pub fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |at: usize| bytes.get(at).and_then(|b| (*b as char).to_digit(16));
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if hex(i + 1).is_some() && hex(i + 2).is_some() => {
-                out.push((hex(i + 1).unwrap_or(0) * 16 + hex(i + 2).unwrap_or(0)) as u8);
-                i += 2;
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// What a handler answers: status, headers and body, written as they are; or a stream.
+/// What a handler answers: status, headers and a body (bytes or a stream), written as they are.
 #[derive(Debug)]
 pub struct Response {
     /// The HTTP status.
     pub status: u16,
     /// Headers other than the framing ones (`Content-Length`, `Connection`, `Date` are the server's).
     pub headers: Vec<(String, String)>,
-    /// The body (empty for a stream).
-    pub body: Vec<u8>,
-    /// For a server stream: what writes its messages once the head is sent.
-    pub stream: Option<Streamer>,
+    /// The body: bytes, or a server stream written once the head is sent.
+    pub body: Body,
+}
+
+/// A response body: either whole bytes or a stream, never both.
+#[derive(Debug)]
+pub enum Body {
+    /// The whole body.
+    Bytes(Vec<u8>),
+    /// A server stream: what writes its messages once the head is sent.
+    Stream(Streamer),
+}
+
+impl Body {
+    /// The bytes of a whole body; empty for a stream.
+    pub fn bytes(&self) -> &[u8] {
+        match self {
+            Body::Bytes(bytes) => bytes,
+            Body::Stream(_) => &[],
+        }
+    }
+
+    /// Whether this is a stream.
+    pub fn is_stream(&self) -> bool {
+        matches!(self, Body::Stream(_))
+    }
 }
 
 impl Response {
@@ -334,14 +228,13 @@ impl Response {
         Response {
             status,
             headers: Vec::new(),
-            body: Vec::new(),
-            stream: None,
+            body: Body::Bytes(Vec::new()),
         }
     }
 
     /// A 200 response with `value` as JSON.
     pub fn json<T: Serialize + ?Sized>(value: &T) -> Result<Response, Error> {
-        Ok(Response::bytes("application/json", codec::encode(value)?))
+        Ok(Response::bytes(JSON, codec::encode(value)?))
     }
 
     /// A 200 response with a body of the given content type.
@@ -349,15 +242,14 @@ impl Response {
         Response {
             status: 200,
             headers: vec![("Content-Type".into(), content_type.into())],
-            body: body.into(),
-            stream: None,
+            body: Body::Bytes(body.into()),
         }
     }
 
     /// The error JSON for `err`, with its code as the status; `default_id` names id-less errors.
     pub fn error(err: &Error, default_id: &str) -> Response {
         let wire = err.wire(default_id);
-        let mut resp = Response::bytes("application/json", codec::encode_error(&wire));
+        let mut resp = Response::bytes(JSON, codec::encode_error(&wire));
         resp.status = wire.code;
         resp
     }
@@ -365,7 +257,7 @@ impl Response {
     /// A 200 stream of NDJSON messages written by `streamer` (protocol.md section 8).
     pub fn stream(streamer: Streamer) -> Response {
         let mut resp = Response::bytes(NDJSON, Vec::new());
-        resp.stream = Some(streamer);
+        resp.body = Body::Stream(streamer);
         resp
     }
 
@@ -425,15 +317,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn percent_decoding() {
-        assert_eq!(percent_decode("Hobo"), "Hobo");
-        assert_eq!(percent_decode("a+b%20c%2Fd"), "a b c/d");
-        assert_eq!(percent_decode("100%"), "100%");
-        assert_eq!(percent_decode("%zz%4"), "%zz%4");
-        assert_eq!(percent_decode("%C3%A9"), "\u{e9}");
-    }
-
-    #[test]
     fn query_params() {
         let req = Request {
             query: "x=1&name=Ho%20bo&flag".into(),
@@ -462,6 +345,6 @@ mod tests {
         let resp = Response::error(&Error::new(415, "no"), "svc");
         assert_eq!(resp.status, 415);
         assert_eq!(resp.header("content-type"), Some("application/json"));
-        assert!(resp.body.starts_with(br#"{"id":"svc","code":415"#));
+        assert!(resp.body.bytes().starts_with(br#"{"id":"svc","code":415"#));
     }
 }

@@ -123,7 +123,7 @@ mod tests {
     use std::sync::atomic::AtomicBool;
 
     fn body(resp: &Response) -> &str {
-        std::str::from_utf8(&resp.body).unwrap()
+        std::str::from_utf8(resp.body.bytes()).unwrap()
     }
 
     #[test]

@@ -47,46 +47,64 @@
 //! - [`Health`] answers `/health/live`, `/health/ready` and `/health` in both servers;
 //!   [`Limits`] holds the caps and timeouts, and the drain's delay and timeout.
 
-mod cli;
-mod client;
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+// Floors, lowest first: a module imports only from floors below its own (ARCHITECTURE.md).
+// Pure: no I/O, no threads.
 mod codec;
 mod duration;
 mod error;
-mod flags;
 mod goapi;
-mod handler;
-mod health;
-mod logger;
 mod metadata;
 mod name;
+mod percent;
 mod record;
+mod status;
+mod sync;
+mod time;
+// Calls, streams, handlers.
+mod client;
+mod handler;
+mod health;
 mod resolve;
 mod router;
-mod server;
-mod service;
-mod status;
 mod stream;
+mod typed;
+// One pipeline, its two consumers, and the servers that feed it.
+mod logger;
+mod metrics;
+mod pipeline;
+mod server;
+// What users touch first.
+mod cli;
+mod flags;
+mod service;
 pub mod testing;
 
 pub use cli::cli_main;
 pub use client::blocking::{HttpClient, HttpClientBuilder};
-pub use client::{Call, CallOptions, Client, Messages, Reply};
+pub use client::{Call, CallOptions, Caller, Client, Messages, Reply};
+pub use codec::{Codec, JSON, NDJSON};
 pub use error::{CLIENT_ID, Error, WireError};
 pub use flags::{Flag, Flags};
 pub use goapi::{ApiRequest, ApiResponse, Pair};
-pub use handler::{
-    Context, Handler, NEVER_FORWARDED, Request, Response, TRACE_HEADERS, forwardable, percent_decode,
-};
+pub use handler::{Body, Context, Handler, Request, Response};
 pub use health::{HEALTH_PATHS, Health};
-pub use metadata::Metadata;
+pub use metadata::{Metadata, NEVER_FORWARDED, TRACE_HEADERS, forwardable};
 pub use name::{Overrides, Target, check_label, target, target_in};
+pub use service::{Service, ServiceHandle};
+pub use status::reason;
+pub use stream::{Sink, Stream, Streamer};
+
+// Plug-in points: what a server (or a router-level test) is written against.
+pub use pipeline::{InFlight, Pipeline, Ticket};
+pub use record::{Protocol, Record, Shed};
 pub use router::Router;
 pub use server::http::HttpServer;
-#[doc(hidden)]
-pub use server::http::fuzz_request;
 #[cfg(feature = "tiny-http")]
 pub use server::tiny::TinyHttpServer;
-pub use server::{Limits, Server, ServerHandle};
-pub use service::{SERVERS, Service, ServiceHandle};
-pub use status::reason;
-pub use stream::{NDJSON, Sink, Stream, Streamer};
+pub use server::{Limits, Server, ServerHandle, ServerKind};
+
+#[doc(hidden)]
+pub use server::http::fuzz_request;

@@ -11,9 +11,11 @@
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::sync::OnceLock;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
-use log::{Level, LevelFilter, Log, Metadata, Record};
+use log::{Level, LevelFilter, Log, Metadata};
+
+use crate::record::Record;
 
 /// The target of the access log: one line per request, at `info` (health probes at `debug`).
 pub const ACCESS: &str = "access";
@@ -84,7 +86,7 @@ impl Log for Logger {
         meta.level() <= self.spec.level_for(meta.target())
     }
 
-    fn log(&self, record: &Record<'_>) {
+    fn log(&self, record: &log::Record<'_>) {
         if !self.enabled(record.metadata()) {
             return;
         }
@@ -94,7 +96,7 @@ impl Log for Logger {
             let _ = write!(line, "{}", record.args());
         } else {
             line.push_str("{\"time\":\"");
-            push_time(&mut line, SystemTime::now());
+            crate::time::push_rfc3339(&mut line, SystemTime::now());
             let _ = write!(line, "\",\"level\":\"{}\",\"target\":", record.level());
             push_json_str(&mut line, record.target());
             line.push_str(",\"msg\":");
@@ -120,48 +122,39 @@ pub(crate) fn init(spec: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Whether access lines would be written: servers check this before copying what a line needs.
+/// Whether access lines at `info` would be written.
 #[inline]
 pub(crate) fn access_enabled() -> bool {
     log::log_enabled!(target: ACCESS, Level::Info)
 }
 
-/// One request's access-log line.
-pub(crate) struct Access<'a> {
-    pub method: &'a str,
-    pub path: &'a str,
-    pub status: u16,
-    pub duration: Duration,
-    /// Response body bytes.
-    pub bytes: usize,
-    pub request_id: Option<&'a str>,
-    /// Health probes log at `debug`, everything else at `info`.
-    pub probe: bool,
-}
-
-/// Logs one access line: `{"time","method","path","status","duration_ms","bytes","request_id"}`.
-pub(crate) fn access(a: &Access<'_>) {
-    let level = if a.probe { Level::Debug } else { Level::Info };
+/// Logs one access line: `{"time","log":"access","method","route","protocol","status",
+/// "duration_ms","bytes_in","bytes","request_id"}` (`bytes`: response body bytes). The route is
+/// the route pattern, never the raw path (see [`Record`]).
+pub(crate) fn access(rec: &Record<'_>) {
+    let level = if rec.probe { Level::Debug } else { Level::Info };
     if !log::log_enabled!(target: ACCESS, level) {
         return;
     }
     let mut line = String::with_capacity(192);
     line.push_str("{\"time\":\"");
-    push_time(&mut line, SystemTime::now());
+    crate::time::push_rfc3339(&mut line, SystemTime::now());
     line.push_str("\",\"log\":\"access\",\"method\":");
-    push_json_str(&mut line, a.method);
-    line.push_str(",\"path\":");
-    push_json_str(&mut line, a.path);
-    let us = a.duration.as_micros();
+    push_json_str(&mut line, rec.method);
+    line.push_str(",\"route\":");
+    push_json_str(&mut line, rec.route);
+    let us = rec.duration.as_micros();
     let _ = write!(
         line,
-        ",\"status\":{},\"duration_ms\":{}.{:03},\"bytes\":{},\"request_id\":",
-        a.status,
+        ",\"protocol\":\"{}\",\"status\":{},\"duration_ms\":{}.{:03},\"bytes_in\":{},\"bytes\":{},\"request_id\":",
+        rec.protocol.as_str(),
+        rec.status,
         us / 1000,
         us % 1000,
-        a.bytes
+        rec.bytes_in,
+        rec.bytes_out,
     );
-    match a.request_id {
+    match rec.request_id {
         Some(id) => push_json_str(&mut line, id),
         None => line.push_str("null"),
     }
@@ -186,22 +179,6 @@ fn push_json_str(out: &mut String, s: &str) {
         }
     }
     out.push('"');
-}
-
-/// Appends `t` as RFC 3339 UTC with milliseconds: `2026-11-25T22:41:52.123Z`.
-fn push_time(out: &mut String, t: SystemTime) {
-    let since = t.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let secs = since.as_secs();
-    let (year, month, day) = crate::server::http::date::civil_from_days((secs / 86_400) as i64);
-    let rem = secs % 86_400;
-    let _ = write!(
-        out,
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        since.subsec_millis()
-    );
 }
 
 #[cfg(test)]
@@ -236,12 +213,9 @@ mod tests {
     }
 
     #[test]
-    fn json_strings_and_times() {
+    fn json_strings() {
         let mut s = String::new();
         push_json_str(&mut s, "a\"b\\c\n\u{1}é");
         assert_eq!(s, r#""a\"b\\c\n\u0001é""#);
-        let mut t = String::new();
-        push_time(&mut t, UNIX_EPOCH + Duration::from_millis(1_795_651_199_007));
-        assert_eq!(t, "2026-11-25T23:59:59.007Z");
     }
 }

@@ -1,4 +1,5 @@
-//! Metadata: a small case-insensitive map of header names to values.
+//! Metadata: a small case-insensitive map of header names to values, and the one rule of which
+//! headers a call forwards (protocol.md section 5), for every protocol.
 
 /// Header-style key/value pairs, compared case-insensitively and stored with lowercase names.
 ///
@@ -86,9 +87,49 @@ impl<K: AsRef<str>, V: Into<String>> FromIterator<(K, V)> for Metadata {
     }
 }
 
+/// Istio's trace headers: a context forwards these to its calls when present and non-empty
+/// (protocol.md section 5).
+pub const TRACE_HEADERS: [&str; 15] = [
+    "x-request-id",
+    "traceparent",
+    "tracestate",
+    "b3",
+    "x-b3-traceid",
+    "x-b3-spanid",
+    "x-b3-parentspanid",
+    "x-b3-sampled",
+    "x-b3-flags",
+    "x-ot-span-context",
+    "x-datadog-trace-id",
+    "x-datadog-parent-id",
+    "x-datadog-sampling-priority",
+    "x-cloud-trace-context",
+    "grpc-trace-bin",
+];
+
+/// Headers a context never forwards, even when a service opts in: recomputed or hop-by-hop.
+pub const NEVER_FORWARDED: [&str; 10] = [
+    "host",
+    "content-length",
+    "content-type",
+    "timeout",
+    "connection",
+    "keep-alive",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+/// Whether `name` may be forwarded at all (not in [`NEVER_FORWARDED`], not `proxy-*`).
+pub fn forwardable(name: &str) -> bool {
+    !NEVER_FORWARDED.iter().any(|n| n.eq_ignore_ascii_case(name))
+        && !name.get(..6).is_some_and(|p| p.eq_ignore_ascii_case("proxy-"))
+}
+
 #[cfg(test)]
 mod tests {
-    use super::Metadata;
+    use super::{Metadata, forwardable};
 
     #[test]
     fn lookups_ignore_case() {
@@ -111,5 +152,13 @@ mod tests {
         assert_eq!(md.get_all("b3").collect::<Vec<_>>(), ["3"]);
         md.remove("b3");
         assert!(md.is_empty());
+    }
+
+    #[test]
+    fn hop_by_hop_and_recomputed_headers_are_never_forwarded() {
+        assert!(forwardable("authorization") && forwardable("x-request-id"));
+        for never in ["Host", "content-type", "TIMEOUT", "te", "Proxy-Authorization"] {
+            assert!(!forwardable(never), "{never}");
+        }
     }
 }

@@ -50,7 +50,7 @@ pub struct Record<'a> {
     pub status: u16,
     /// The wire it arrived on.
     pub protocol: Protocol,
-    /// From the first byte of the request head to the last byte of the answer written.
+    /// From the request's head having arrived to the last byte of the answer written.
     pub duration: Duration,
     /// Request body bytes.
     pub bytes_in: usize,
@@ -64,3 +64,25 @@ pub struct Record<'a> {
 
 /// The route label of a request no route matched.
 pub const UNMATCHED: &str = "unmatched";
+
+/// Why a request was answered 503 without reaching a handler.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shed {
+    /// `max_in_flight` requests were already in handlers (or every tiny_http worker was busy).
+    InFlight,
+    /// The connection arrived beyond `max_connections` and no room could be made for it.
+    Connections,
+    /// The server was draining (an HTTP/2 stream past the final GOAWAY, say).
+    Draining,
+}
+
+impl Shed {
+    /// The label value: `in_flight`, `connections` or `draining`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Shed::InFlight => "in_flight",
+            Shed::Connections => "connections",
+            Shed::Draining => "draining",
+        }
+    }
+}

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use crate::error::Error;
 use crate::name::Overrides;
+use crate::sync;
 
 /// Resolves `host:port` strings through the override map and a TTL cache.
 #[derive(Debug)]
@@ -52,11 +53,7 @@ impl Resolve {
             return Ok(vec![addr]);
         }
         let now = Instant::now();
-        if let Some((expires, addrs)) = self
-            .cache
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(host_port)
+        if let Some((expires, addrs)) = sync::read(&self.cache).get(host_port)
             && *expires > now
         {
             return Ok(addrs.clone());
@@ -69,7 +66,7 @@ impl Resolve {
             )));
         }
         if !self.ttl.is_zero() {
-            let mut cache = self.cache.write().unwrap_or_else(|p| p.into_inner());
+            let mut cache = sync::write(&self.cache);
             cache.retain(|_, (expires, _)| *expires > now);
             cache.insert(host_port.to_string(), (now + self.ttl, addrs.clone()));
         }

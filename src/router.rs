@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::client::Client;
+use crate::codec::{self, Codec};
 use crate::error::Error;
 use crate::handler::{Context, Handler, Request, Response};
 use crate::metadata::Metadata;
@@ -19,14 +20,16 @@ pub(crate) struct Route {
     pub methods: Vec<String>,
     /// The handler.
     pub handler: Box<dyn Handler>,
-    /// Whether the body must be JSON (typed RPC endpoints).
-    pub json: bool,
+    /// The codecs a typed endpoint reads (chosen by `Content-Type`); `None` takes any body.
+    pub accepts: Option<&'static [Codec]>,
 }
 
 /// Routes requests of one service to its handlers. Built by [`Service`](crate::Service).
 pub struct Router {
     name: String,
-    routes: HashMap<String, Route>,
+    /// The routes by id (their order of registration): ids index the metrics' labels.
+    routes: Vec<(String, Route)>,
+    ids: HashMap<String, usize>,
     client: Arc<dyn Client>,
     forward: Arc<[String]>,
 }
@@ -34,13 +37,20 @@ pub struct Router {
 impl Router {
     pub(crate) fn new(
         name: &str,
-        routes: HashMap<String, Route>,
+        routes: Vec<(String, Route)>,
         client: Arc<dyn Client>,
         forward: Vec<String>,
     ) -> Router {
+        // A path registered twice keeps its last handler, as a map would.
+        let ids = routes
+            .iter()
+            .enumerate()
+            .map(|(id, (path, _))| (path.clone(), id))
+            .collect();
         Router {
             name: name.to_string(),
             routes,
+            ids,
             client,
             forward: forward.into(),
         }
@@ -56,9 +66,29 @@ impl Router {
         Response::error(err, &self.name)
     }
 
+    /// The id of the route serving `path`, if one does.
+    pub(crate) fn find(&self, path: &str) -> Option<usize> {
+        self.ids.get(path).copied()
+    }
+
+    /// The path of route `id`.
+    pub(crate) fn path(&self, id: usize) -> Option<&str> {
+        self.routes.get(id).map(|(path, _)| path.as_str())
+    }
+
+    /// The routes' paths, in id order: the bounded set of route labels.
+    pub(crate) fn paths(&self) -> impl Iterator<Item = &str> {
+        self.routes.iter().map(|(path, _)| path.as_str())
+    }
+
     /// Routes one request and returns what to send; never panics, whatever the handler does.
-    pub fn dispatch(&self, metadata: Metadata, mut req: Request) -> Response {
-        let Some(route) = self.routes.get(req.path.as_str()) else {
+    pub fn dispatch(&self, metadata: Metadata, req: Request) -> Response {
+        self.dispatch_to(self.find(&req.path), metadata, req)
+    }
+
+    /// [`dispatch`](Router::dispatch) to the route already found for `req.path`.
+    pub(crate) fn dispatch_to(&self, route: Option<usize>, metadata: Metadata, mut req: Request) -> Response {
+        let Some((_, route)) = route.and_then(|id| self.routes.get(id)) else {
             let what = match req.path.strip_prefix('/') {
                 Some(endpoint) if is_endpoint(endpoint) => format!("unknown endpoint {endpoint}"),
                 _ => format!("unknown path {}", req.path),
@@ -74,12 +104,12 @@ impl Router {
         if head_as_get {
             req.method = "GET".into();
         }
-        if route.json
-            && let Some(ct) = metadata.get("content-type")
-            && !is_json(ct)
-        {
-            let err = Error::new(415, format!("unsupported content type {ct:?} for {}", req.path));
-            return self.error(&err);
+        if let Some(accepts) = route.accepts {
+            let content_type = metadata.get("content-type");
+            if !Codec::from_content_type(content_type).is_some_and(|c| accepts.contains(&c)) {
+                let ct = content_type.unwrap_or("");
+                return self.error(&codec::unsupported(ct, &req.path, accepts));
+            }
         }
         let deadline = match metadata.get("timeout").map(parse_timeout) {
             None => None,
@@ -120,17 +150,11 @@ fn is_endpoint(s: &str) -> bool {
     s.contains('.') && !s.contains('/')
 }
 
-/// Whether a content type is JSON: `application/json`, parameters such as `charset` allowed.
-pub(crate) fn is_json(content_type: &str) -> bool {
-    let essence = content_type.split(';').next().unwrap_or("").trim();
-    essence.eq_ignore_ascii_case("application/json")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::client::{Call, Reply};
-    use crate::handler::JsonHandler;
+    use crate::typed::Unary;
     use serde::{Deserialize, Serialize};
 
     struct NoClient;
@@ -150,8 +174,8 @@ mod tests {
     }
 
     fn router() -> Router {
-        let mut routes = HashMap::new();
-        let hello = JsonHandler::new(|_: &Context, q: Hello| {
+        let mut routes = Vec::new();
+        let hello = Unary::json(|_: &Context, q: Hello| {
             if q.name == "panic" {
                 panic!("secret panic text");
             }
@@ -162,25 +186,26 @@ mod tests {
                 msg: format!("Hello {}", q.name),
             })
         });
-        routes.insert(
+        let accepts = Some(hello.codecs());
+        routes.push((
             "/Example.Call".into(),
             Route {
                 methods: vec!["POST".into()],
                 handler: Box::new(hello),
-                json: true,
+                accepts,
             },
-        );
+        ));
         let api = |_: &Context, req: Request| {
             Ok(Response::bytes("text/plain", req.query_param("name").unwrap_or_default()).with_status(201))
         };
-        routes.insert(
+        routes.push((
             "/example/call".into(),
             Route {
                 methods: vec!["GET".into(), "POST".into()],
                 handler: Box::new(api),
-                json: false,
+                accepts: None,
             },
-        );
+        ));
         Router::new("go.micro.srv.sample", routes, Arc::new(NoClient), Vec::new())
     }
 
@@ -198,7 +223,7 @@ mod tests {
             peer: None,
         };
         let resp = router().dispatch(md, req);
-        let text = String::from_utf8_lossy(&resp.body).into_owned();
+        let text = String::from_utf8_lossy(resp.body.bytes()).into_owned();
         assert_eq!(resp.status, status, "{method} {path}: {text}");
         assert!(text.contains(needle), "{text:?} lacks {needle:?}");
         resp
@@ -254,7 +279,7 @@ mod tests {
             Some("text/plain"),
             "x",
             415,
-            "unsupported content type",
+            r#"unsupported content type \"text/plain\" for /Example.Call (it takes application/json)"#,
         );
     }
 
@@ -282,7 +307,7 @@ mod tests {
             500,
             "handler panicked",
         );
-        assert!(!String::from_utf8_lossy(&resp.body).contains("secret"));
+        assert!(!String::from_utf8_lossy(resp.body.bytes()).contains("secret"));
     }
 
     #[test]
@@ -315,13 +340,5 @@ mod tests {
         assert_eq!(dispatch("0").status, 408);
         assert_eq!(dispatch("soon").status, 400);
         assert_eq!(dispatch("1000000000").status, 500);
-    }
-
-    #[test]
-    fn json_content_types() {
-        assert!(is_json("application/json"));
-        assert!(is_json("Application/JSON ; charset=utf-8"));
-        assert!(!is_json("application/jsonx"));
-        assert!(!is_json("text/json"));
     }
 }

@@ -1,6 +1,5 @@
 //! The `Service` builder: name, flags, server, client and handlers, ending in `run()` or `start()`.
 
-use std::collections::HashMap;
 use std::ffi::OsString;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
@@ -12,23 +11,19 @@ use serde::de::DeserializeOwned;
 
 use crate::client::Client;
 use crate::client::blocking::HttpClient;
+use crate::codec::Codec;
 use crate::error::Error;
 use crate::flags::{self, Flag, Flags};
 use crate::goapi::{self, ApiRequest, ApiResponse};
-use crate::handler::{Context, Handler, JsonHandler, Request};
+use crate::handler::{Context, Handler, Request};
 use crate::health::Health;
+use crate::metrics::Metrics;
 use crate::name::Overrides;
+use crate::pipeline::{self, Pipeline};
 use crate::router::{Route, Router};
-use crate::server::http::HttpServer;
-use crate::server::{Limits, Server, ServerHandle};
-use crate::stream::{Stream, StreamHandler};
-
-/// The server plugins `--server` can name, the default first.
-pub const SERVERS: &[&str] = &[
-    "http",
-    #[cfg(feature = "tiny-http")]
-    "tiny_http",
-];
+use crate::server::{Limits, Server, ServerHandle, ServerKind};
+use crate::stream::Stream;
+use crate::typed::{ServerStream, Unary};
 
 /// A micro service: configure it, then [`run`](Service::run) it (or [`start`](Service::start) it in tests).
 ///
@@ -53,10 +48,11 @@ pub struct Service {
     own_flags: Vec<Flag>,
     flags: Flags,
     parsed: bool,
-    routes: HashMap<String, Route>,
+    routes: Vec<(String, Route)>,
     server: Option<Box<dyn Server>>,
     client: Option<Arc<dyn Client>>,
-    limits: Limits,
+    /// A `server_name` that named no server: reported by `start`.
+    bad_server: Option<String>,
     forward: Vec<String>,
     listener: Option<TcpListener>,
     ready_check: Option<Box<dyn Fn() -> bool + Send + Sync>>,
@@ -71,10 +67,10 @@ impl Service {
             own_flags: Vec::new(),
             flags: Flags::default(),
             parsed: false,
-            routes: HashMap::new(),
+            routes: Vec::new(),
             server: None,
             client: None,
-            limits: Limits::default(),
+            bad_server: None,
             forward: Vec::new(),
             listener: None,
             ready_check: None,
@@ -102,7 +98,7 @@ impl Service {
     /// Parses the process's command line and environment; prints help and exits 0 on `-h`,
     /// prints a one-line error and exits 2 on a bad flag. Values set before are the defaults.
     pub fn init(mut self) -> Service {
-        self.flags = flags::from_process(&self.name, &self.version, &self.own_flags, &self.flags, SERVERS);
+        self.flags = flags::from_process(&self.name, &self.version, &self.own_flags, &self.flags);
         self.parsed = true;
         self
     }
@@ -121,7 +117,6 @@ impl Service {
             &|_| None,
             &self.own_flags,
             &self.flags,
-            SERVERS,
         )? {
             flags::Parsed::Run(flags) => self.flags = flags,
             flags::Parsed::Help(text) => return Err(Error::Flag(text)),
@@ -160,10 +155,23 @@ impl Service {
         self
     }
 
-    /// Chooses the server plugin by name (`--server`): `http` (default) or `tiny_http`.
-    pub fn server_name(mut self, name: &str) -> Service {
-        self.flags.server = name.into();
+    /// Chooses the server plugin (`--server`).
+    pub fn server_kind(mut self, kind: ServerKind) -> Service {
+        self.flags.server = kind;
+        self.bad_server = None;
         self
+    }
+
+    /// Chooses the server plugin by name (`--server`): `http` (default) or `tiny_http`; an
+    /// unknown name makes [`start`](Service::start) fail.
+    pub fn server_name(mut self, name: &str) -> Service {
+        match name.parse() {
+            Ok(kind) => self.server_kind(kind),
+            Err(_) => {
+                self.bad_server = Some(name.to_string());
+                self
+            }
+        }
     }
 
     /// Uses this server instead of the one `--server` names.
@@ -181,7 +189,7 @@ impl Service {
     /// Forwards incoming header `name` (say `authorization`) on the calls handlers make, beside
     /// Istio's trace headers. Hop-by-hop headers, `Host`, `Content-*` and `Timeout` never are.
     pub fn forward_header(mut self, name: &str) -> Service {
-        if crate::handler::forwardable(name) {
+        if crate::metadata::forwardable(name) {
             self.forward.push(name.to_ascii_lowercase());
         } else {
             log::warn!("{}: header {name:?} is never forwarded", self.name);
@@ -191,15 +199,16 @@ impl Service {
 
     /// Sets the server limits and timeouts. Those that are flags too (`--server_max_connections`,
     /// `--server_max_in_flight`, `--server_idle_timeout`, `--shutdown_delay`,
-    /// `--shutdown_timeout`) become those flags' defaults: a flag given later still wins.
+    /// `--shutdown_timeout`) take these as defaults: a flag given later still wins.
     pub fn limits(mut self, limits: Limits) -> Service {
-        let f = &mut self.flags;
-        f.server_max_connections = u32::try_from(limits.max_connections).unwrap_or(u32::MAX);
-        f.server_max_in_flight = u32::try_from(limits.max_in_flight).unwrap_or(u32::MAX);
-        f.server_idle_timeout = limits.idle_timeout;
-        f.shutdown_delay = limits.shutdown_delay;
-        f.shutdown_timeout = limits.shutdown_timeout;
-        self.limits = limits;
+        self.flags.limits = limits;
+        self
+    }
+
+    /// Sets the path of the Prometheus metrics (`--metrics_path`, default `/metrics`); empty
+    /// turns them off.
+    pub fn metrics_path(mut self, path: &str) -> Service {
+        self.flags.metrics_path = path.into();
         self
     }
 
@@ -211,19 +220,6 @@ impl Service {
         self
     }
 
-    /// The limits in force: those set with [`limits`](Service::limits), with the flags' values.
-    fn effective_limits(&self) -> Limits {
-        let f = &self.flags;
-        Limits {
-            max_connections: f.server_max_connections as usize,
-            max_in_flight: f.server_max_in_flight as usize,
-            idle_timeout: f.server_idle_timeout,
-            shutdown_delay: f.shutdown_delay,
-            shutdown_timeout: f.shutdown_timeout,
-            ..self.limits.clone()
-        }
-    }
-
     /// Serves RPC endpoint `endpoint` (`POST /Service.Method`) with a typed JSON handler.
     pub fn rpc<Q, R, F>(self, endpoint: &str, f: F) -> Service
     where
@@ -231,33 +227,32 @@ impl Service {
         Q: DeserializeOwned + 'static,
         R: Serialize + 'static,
     {
-        self.route(
-            endpoint_path(endpoint),
-            &["POST"],
-            Box::new(JsonHandler::new(f)),
-            true,
-        )
+        let handler = Unary::json(f);
+        let accepts = Some(handler.codecs());
+        self.route(endpoint_path(endpoint), &["POST"], Box::new(handler), accepts)
     }
 
     /// Serves a server-streaming RPC endpoint: the handler gets the typed JSON request and a
-    /// [`Stream`] to send messages on, one NDJSON line each (protocol.md section 8).
-    pub fn stream<Q, F>(self, endpoint: &str, f: F) -> Service
+    /// [`Stream`] to send its messages on, one NDJSON line each (protocol.md section 8).
+    pub fn stream<Q, M, F>(self, endpoint: &str, f: F) -> Service
     where
-        F: Fn(&Context, Q, &mut Stream<'_>) -> Result<(), Error> + Send + Sync + 'static,
+        F: Fn(&Context, Q, &mut Stream<'_, M>) -> Result<(), Error> + Send + Sync + 'static,
         Q: DeserializeOwned + Send + 'static,
+        M: Serialize + 'static,
     {
-        let handler = StreamHandler::new(&self.name, f);
-        self.route(endpoint_path(endpoint), &["POST"], Box::new(handler), true)
+        let handler = ServerStream::json(&self.name, f);
+        let accepts = Some(handler.codecs());
+        self.route(endpoint_path(endpoint), &["POST"], Box::new(handler), accepts)
     }
 
     /// Serves RPC endpoint `endpoint` with a raw handler that takes any content type.
     pub fn rpc_raw(self, endpoint: &str, handler: impl Handler) -> Service {
-        self.route(endpoint_path(endpoint), &["POST"], Box::new(handler), false)
+        self.route(endpoint_path(endpoint), &["POST"], Box::new(handler), None)
     }
 
     /// Serves HTTP `path` for `methods` (API mode); the handler's status, headers and body are sent as they are.
     pub fn api(self, path: &str, methods: &[&str], handler: impl Handler) -> Service {
-        self.route(path.to_string(), methods, Box::new(handler), false)
+        self.route(path.to_string(), methods, Box::new(handler), None)
     }
 
     /// Serves HTTP `path` with a handler ported from go-micro's API: it sees the request in
@@ -273,22 +268,41 @@ impl Service {
         })
     }
 
-    fn route(mut self, path: String, methods: &[&str], handler: Box<dyn Handler>, json: bool) -> Service {
+    fn route(
+        mut self,
+        path: String,
+        methods: &[&str],
+        handler: Box<dyn Handler>,
+        accepts: Option<&'static [Codec]>,
+    ) -> Service {
         let methods = methods.iter().map(|m| m.to_ascii_uppercase()).collect();
-        self.routes.insert(
-            path,
-            Route {
-                methods,
-                handler,
-                json,
-            },
-        );
+        let route = Route {
+            methods,
+            handler,
+            accepts,
+        };
+        // Registering a path again replaces its handler (and keeps its place).
+        match self.routes.iter_mut().find(|(p, _)| *p == path) {
+            Some((_, old)) => *old = route,
+            None => self.routes.push((path, route)),
+        }
         self
     }
 
     /// Binds, starts the server, and returns at once with a handle.
     pub fn start(self) -> Result<ServiceHandle, Error> {
-        let limits = self.effective_limits();
+        let limits = self.flags.limits.clone();
+        if let Some(name) = &self.bad_server {
+            return Err(name
+                .parse::<ServerKind>()
+                .err()
+                .unwrap_or_else(|| Error::Flag(name.clone())));
+        }
+        let metrics_path = &self.flags.metrics_path;
+        let metrics = (!metrics_path.is_empty()).then(|| {
+            let labels = pipeline::metric_labels(self.routes.iter().map(|(p, _)| p.as_str()), metrics_path);
+            Arc::new(Metrics::new(labels))
+        });
         let client = match self.client {
             Some(client) => client,
             None => Arc::new(
@@ -299,12 +313,13 @@ impl Service {
                     .retries(self.flags.client_retries)
                     .namespace(Some(&self.flags.client_namespace))
                     .cluster_domain(&self.flags.client_cluster_domain)
+                    .metrics(metrics.clone())
                     .build(),
             ),
         };
         let server = match self.server {
             Some(server) => server,
-            None => server_by_name(&self.flags.server, &limits)?,
+            None => self.flags.server.build(&limits),
         };
         let addr = &self.flags.server_address;
         let listener = match self.listener {
@@ -321,7 +336,9 @@ impl Service {
         let health = Health::new(self.ready_check);
         // Ready from the first request on: the server answers as soon as `serve` has started it.
         health.set_ready();
-        let handle = server.serve(listener, router, health.clone())?;
+        let metrics = metrics.map(|m| (metrics_path.clone(), m));
+        let pipeline = Pipeline::new(router, health.clone(), metrics, limits.max_in_flight);
+        let handle = server.serve(listener, Arc::new(pipeline))?;
         log::info!(
             "{} {} listening on {} (server {server_name})",
             self.name,
@@ -403,18 +420,6 @@ fn raise_open_files_limit() {
 /// `Example.Call` -> `/Example.Call`.
 fn endpoint_path(endpoint: &str) -> String {
     format!("/{}", endpoint.trim_start_matches('/'))
-}
-
-fn server_by_name(name: &str, limits: &Limits) -> Result<Box<dyn Server>, Error> {
-    match name {
-        "http" => Ok(Box::new(HttpServer::new(limits.clone()))),
-        #[cfg(feature = "tiny-http")]
-        "tiny_http" => Ok(Box::new(crate::server::tiny::TinyHttpServer::new(limits.clone()))),
-        other => Err(Error::Flag(format!(
-            "unknown server {other:?} (known: {})",
-            SERVERS.join(", ")
-        ))),
-    }
 }
 
 /// A started service: its address, its client, its health, and `drain()` or `stop()`.

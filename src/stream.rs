@@ -1,19 +1,16 @@
-//! Server streams: a handler sends NDJSON messages one at a time to a server-provided sink.
+//! Server streams: a handler sends typed messages one at a time to a server-provided sink.
+//!
+//! The handler's end is a [`Stream`]; the server's end a [`Sink`] that writes each framed
+//! message before returning (that is the backpressure). A [`Streamer`] is the type-erased rest
+//! of a streaming handler's work, carried in a response and run once its head is out.
 
-use std::marker::PhantomData;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Arc;
 use std::time::Instant;
 
 use serde::Serialize;
-use serde::de::DeserializeOwned;
 
 use crate::codec;
 use crate::error::Error;
-use crate::handler::{Context, Handler, Request, Response};
-
-/// The content type of a server stream: one JSON message per line.
-pub const NDJSON: &str = "application/x-ndjson";
 
 /// Where a server writes a stream's bytes: each call is one chunk, sent before it returns.
 pub trait Sink {
@@ -21,27 +18,29 @@ pub trait Sink {
     fn write_chunk(&mut self, data: &[u8]) -> std::io::Result<()>;
 }
 
-/// A handler's end of a server stream: [`send`](Stream::send) messages one at a time.
-pub struct Stream<'a> {
+/// Writes one message of type `M`, framed, into the buffer (an NDJSON line today).
+type Frame<M> = fn(&M, &mut Vec<u8>) -> Result<(), Error>;
+
+/// A handler's end of a server stream of `M` messages: [`send`](Stream::send) them one at a time.
+pub struct Stream<'a, M: ?Sized> {
     sink: &'a mut dyn Sink,
     deadline: Option<Instant>,
     line: Vec<u8>,
     broken: bool,
+    frame: Frame<M>,
 }
 
-impl Stream<'_> {
-    /// Sends one message as a line of JSON. Fails once the request's deadline has passed (408)
-    /// or the client has gone (503): stop then, and return the error.
-    pub fn send<T: Serialize + ?Sized>(&mut self, message: &T) -> Result<(), Error> {
+impl<M: ?Sized> Stream<'_, M> {
+    /// Sends one message. Fails once the request's deadline has passed (408) or the client has
+    /// gone (503): stop then, and return the error.
+    pub fn send(&mut self, message: &M) -> Result<(), Error> {
         if self.broken {
             return Err(Error::new(503, "the client closed the stream"));
         }
         if self.deadline.is_some_and(|d| Instant::now() >= d) {
             return Err(Error::new(408, "deadline reached during the stream"));
         }
-        self.line.clear();
-        self.line.extend_from_slice(&codec::encode(message)?);
-        self.line.push(b'\n');
+        (self.frame)(message, &mut self.line)?;
         self.sink.write_chunk(&self.line).map_err(|e| {
             self.broken = true;
             Error::new(503, format!("the client closed the stream: {e}"))
@@ -49,12 +48,14 @@ impl Stream<'_> {
     }
 }
 
-type StreamFn = Box<dyn FnOnce(&mut Stream<'_>) -> Result<(), Error> + Send>;
+/// What a stream's work ended with: its result, and whether a write failed.
+type Ended = (std::thread::Result<Result<(), Error>>, bool);
+
+type StreamFn = Box<dyn FnOnce(&mut dyn Sink) -> Ended + Send>;
 
 /// The rest of a streaming handler's work, run by the server after the response head is out.
 pub struct Streamer {
     id: String,
-    deadline: Option<Instant>,
     f: StreamFn,
 }
 
@@ -67,16 +68,26 @@ impl std::fmt::Debug for Streamer {
 }
 
 impl Streamer {
-    /// Wraps the work of a stream; `id` names its errors, `deadline` bounds it.
-    pub fn new(
+    /// Wraps the work of an NDJSON stream of `M`; `id` names its errors, `deadline` bounds it.
+    pub fn new<M: Serialize + ?Sized + 'static>(
         id: &str,
         deadline: Option<Instant>,
-        f: impl FnOnce(&mut Stream<'_>) -> Result<(), Error> + Send + 'static,
+        f: impl FnOnce(&mut Stream<'_, M>) -> Result<(), Error> + Send + 'static,
     ) -> Streamer {
+        let run = move |sink: &mut dyn Sink| {
+            let mut stream = Stream {
+                sink,
+                deadline,
+                line: Vec::new(),
+                broken: false,
+                frame: |message: &M, line: &mut Vec<u8>| codec::ndjson_line(message, line),
+            };
+            let result = catch_unwind(AssertUnwindSafe(|| f(&mut stream)));
+            (result, stream.broken)
+        };
         Streamer {
             id: id.to_string(),
-            deadline,
-            f: Box::new(f),
+            f: Box::new(run),
         }
     }
 
@@ -84,59 +95,64 @@ impl Streamer {
     /// sent as a last line `{"error":{...}}` (a panic's text never is). Returns whether the
     /// connection is still in step (false once a write failed).
     pub fn run(self, sink: &mut dyn Sink) -> bool {
-        let mut stream = Stream {
-            sink,
-            deadline: self.deadline,
-            line: Vec::new(),
-            broken: false,
-        };
-        let result = catch_unwind(AssertUnwindSafe(|| (self.f)(&mut stream)));
+        let (result, broken) = (self.f)(sink);
         let err = match result {
-            Ok(Ok(())) => return !stream.broken,
+            Ok(Ok(())) => return !broken,
             Ok(Err(err)) => err,
             Err(_panic) => {
                 log::error!("{}: stream handler panicked", self.id);
                 Error::internal("handler panicked")
             }
         };
-        !stream.broken
-            && stream
-                .sink
+        !broken
+            && sink
                 .write_chunk(&codec::encode_stream_error(&err.wire(&self.id)))
                 .is_ok()
     }
 }
 
-/// Adapts `Fn(&Context, Q, &mut Stream) -> Result<(), Error>` into a streaming [`Handler`].
-pub(crate) struct StreamHandler<F, Q> {
-    f: Arc<F>,
-    id: String,
-    _types: PhantomData<fn(Q)>,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-impl<F, Q> StreamHandler<F, Q> {
-    pub(crate) fn new(id: &str, f: F) -> Self {
-        StreamHandler {
-            f: Arc::new(f),
-            id: id.to_string(),
-            _types: PhantomData,
+    /// Collects chunks; fails every write after `fail_after` of them.
+    struct Chunks(Vec<Vec<u8>>, usize);
+
+    impl Sink for Chunks {
+        fn write_chunk(&mut self, data: &[u8]) -> std::io::Result<()> {
+            if self.0.len() >= self.1 {
+                return Err(std::io::ErrorKind::BrokenPipe.into());
+            }
+            self.0.push(data.to_vec());
+            Ok(())
         }
     }
-}
 
-impl<F, Q> Handler for StreamHandler<F, Q>
-where
-    F: Fn(&Context, Q, &mut Stream<'_>) -> Result<(), Error> + Send + Sync + 'static,
-    Q: DeserializeOwned + Send + 'static,
-{
-    fn call(&self, ctx: &Context, req: Request) -> Result<Response, Error> {
-        // Decoded before the head goes out, so a bad request still gets its own status.
-        let request: Q = codec::decode(&req.body)?;
-        let (f, ctx) = (self.f.clone(), ctx.clone());
-        Ok(Response::stream(Streamer::new(
-            &self.id,
-            ctx.deadline(),
-            move |out| f(&ctx, request, out),
-        )))
+    #[test]
+    fn messages_are_lines_and_a_late_error_is_the_last_line() {
+        let streamer = Streamer::new("svc", None, |out: &mut Stream<'_, u32>| {
+            out.send(&1)?;
+            out.send(&2)?;
+            Err(Error::new(409, "late"))
+        });
+        let mut sink = Chunks(Vec::new(), usize::MAX);
+        assert!(streamer.run(&mut sink));
+        let lines: Vec<&[u8]> = sink.0.iter().map(Vec::as_slice).collect();
+        assert_eq!(&lines[..2], [&b"1\n"[..], b"2\n"]);
+        let last = String::from_utf8_lossy(lines[2]);
+        assert!(last.starts_with(r#"{"error":{"id":"svc","code":409"#), "{last}");
+    }
+
+    #[test]
+    fn a_failed_write_breaks_the_stream_and_the_panic_text_stays_home() {
+        let streamer = Streamer::new("svc", None, |out: &mut Stream<'_, str>| {
+            out.send("a")?;
+            let err = out.send("b").unwrap_err();
+            assert_eq!(err.status(), 503);
+            panic!("secret")
+        });
+        let mut sink = Chunks(Vec::new(), 1);
+        assert!(!streamer.run(&mut sink), "out of step after a failed write");
+        assert_eq!(sink.0, [b"\"a\"\n".to_vec()]);
     }
 }

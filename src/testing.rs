@@ -6,7 +6,7 @@
 //!
 //! ```
 //! use micro_mesh::testing::Mesh;
-//! use micro_mesh::{Context, Error, Request, Response, Service};
+//! use micro_mesh::{Caller, Context, Error, Request, Response, Service};
 //! use serde_json::{Value, json};
 //!
 //! let mesh = Mesh::new()
@@ -29,11 +29,8 @@
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 
-use serde::Serialize;
-use serde::de::DeserializeOwned;
-
 use crate::client::blocking::HttpClient;
-use crate::client::{Client, Reply};
+use crate::client::{Call, Caller, Client, Messages, Reply};
 use crate::error::Error;
 use crate::handler::Context;
 use crate::name::{self, Overrides};
@@ -46,6 +43,7 @@ pub struct Mesh {
 }
 
 /// A started mesh: call its services by name; dropping it stops them all.
+#[must_use = "dropping the mesh stops its services"]
 pub struct RunningMesh {
     handles: Vec<ServiceHandle>,
     client: Arc<HttpClient>,
@@ -108,18 +106,20 @@ impl Mesh {
     }
 }
 
-impl RunningMesh {
-    /// Calls `service`'s `endpoint` by mesh name with a JSON request.
-    pub fn call<Q: Serialize + ?Sized, R: DeserializeOwned>(
-        &self,
-        service: &str,
-        endpoint: &str,
-        request: &Q,
-    ) -> Result<R, Error> {
-        self.context().call(service, endpoint, request)
+/// Calls the mesh's services by name: `mesh.call(service, endpoint, &request)`.
+impl Caller for RunningMesh {
+    fn send(&self, call: &Call<'_>) -> Result<Reply, Error> {
+        self.client.call_raw(call)
     }
 
-    /// `GET` a path (with its query) of `service`, as a gateway or a person would.
+    fn send_stream(&self, call: &Call<'_>) -> Result<Messages, Error> {
+        self.client.stream_raw(call)
+    }
+}
+
+impl RunningMesh {
+    /// `GET` a path (with its query) of `service`, as a gateway or a person would. A non-2xx
+    /// answer is an `Err` carrying its status and error JSON (as every call's is).
     pub fn get(&self, service: &str, path: &str) -> Result<Reply, Error> {
         let addr = self
             .addr(service)

@@ -9,12 +9,12 @@ use ureq::unversioned::resolver::{ResolvedSocketAddrs, Resolver};
 use ureq::unversioned::transport::{Connector, DefaultConnector, NextTimeout};
 
 use crate::client::{Call, Client, Messages, Reply};
-use crate::codec;
+use crate::codec::{self, NDJSON};
 use crate::error::{CLIENT_ID, Error};
-use crate::handler::forwardable;
+use crate::metadata::forwardable;
+use crate::metrics::Metrics;
 use crate::name::{self, Overrides};
 use crate::resolve::Resolve;
-use crate::stream::NDJSON;
 
 mod transport;
 
@@ -43,6 +43,7 @@ pub struct HttpClient {
     retries: u32,
     namespace: Option<String>,
     cluster_domain: String,
+    metrics: Option<Arc<Metrics>>,
 }
 
 /// Configures an [`HttpClient`].
@@ -57,6 +58,7 @@ pub struct HttpClientBuilder {
     retries: u32,
     namespace: Option<String>,
     cluster_domain: String,
+    metrics: Option<Arc<Metrics>>,
 }
 
 impl HttpClient {
@@ -74,6 +76,7 @@ impl HttpClient {
             retries: 1,
             namespace: None,
             cluster_domain: "cluster.local".into(),
+            metrics: None,
         }
     }
 
@@ -144,6 +147,12 @@ impl HttpClientBuilder {
         self
     }
 
+    /// Reports calls and retries to a service's metrics.
+    pub(crate) fn metrics(mut self, metrics: Option<Arc<Metrics>>) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
     /// Builds the client.
     pub fn build(self) -> HttpClient {
         let t = Some(self.timeout);
@@ -180,21 +189,44 @@ impl HttpClientBuilder {
             retries: self.retries,
             namespace: self.namespace,
             cluster_domain: self.cluster_domain,
+            metrics: self.metrics,
         }
     }
 }
 
 impl Client for HttpClient {
     fn call_raw(&self, call: &Call<'_>) -> Result<Reply, Error> {
-        self.with_retries(call, |url, budget| self.send(url, call, budget))?
+        let started = Instant::now();
+        let result = self.with_retries(call, |url, budget| self.send(url, call, budget));
+        self.observe(
+            call,
+            started,
+            result.as_ref().map(|r| r.as_ref().map(|reply| reply.status)),
+        );
+        result?
     }
 
     fn stream_raw(&self, call: &Call<'_>) -> Result<Messages, Error> {
-        self.with_retries(call, |url, budget| self.open_stream(url, call, budget))?
+        let started = Instant::now();
+        let result = self.with_retries(call, |url, budget| self.open_stream(url, call, budget));
+        // A stream counts once its head is in: its status, and the time to it.
+        self.observe(call, started, result.as_ref().map(|r| r.as_ref().map(|_| 200)));
+        result?
     }
 }
 
 impl HttpClient {
+    /// Counts one call in the metrics: its status, or the error's.
+    fn observe(&self, call: &Call<'_>, started: Instant, outcome: Result<Result<u16, &Error>, &Error>) {
+        if let Some(metrics) = &self.metrics {
+            let code = match outcome {
+                Ok(Ok(status)) => status,
+                Ok(Err(err)) | Err(err) => err.status(),
+            };
+            metrics.client_call(call.service, call.endpoint, code, started.elapsed());
+        }
+    }
+
     /// This thread's agent. ureq's pool scans every idle connection under one lock on each
     /// checkout and return; with a pool per shard, a scan sees a fraction of them and threads
     /// rarely contend (measured: 15% of a chain's api CPU went to that scan with one agent).
@@ -274,6 +306,9 @@ impl HttpClient {
                 return Err(error);
             }
             log::debug!("retrying {url} in {pause:?} after: {error}");
+            if let Some(metrics) = &self.metrics {
+                metrics.client_retry(call.service, call.endpoint);
+            }
             std::thread::sleep(pause);
             tries += 1;
         }

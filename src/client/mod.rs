@@ -5,8 +5,8 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::codec;
-use crate::error::Error;
+use crate::codec::Codecs;
+use crate::error::{CLIENT_ID, Error};
 use crate::metadata::Metadata;
 
 pub mod blocking;
@@ -61,6 +61,27 @@ pub struct Call<'a> {
     pub deadline: Option<Instant>,
 }
 
+impl<'a> Call<'a> {
+    /// A call with `options`' metadata and no deadline of its own.
+    pub fn new(
+        service: &'a str,
+        endpoint: &'a str,
+        content_type: &'a str,
+        body: &'a [u8],
+        options: &'a CallOptions,
+    ) -> Call<'a> {
+        Call {
+            service,
+            endpoint,
+            content_type,
+            body,
+            metadata: &options.metadata,
+            options,
+            deadline: None,
+        }
+    }
+}
+
 /// A successful (2xx) reply.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reply {
@@ -83,7 +104,7 @@ pub trait Client: Send + Sync + 'static {
     /// Calls a server-streaming endpoint and returns its messages, read one at a time.
     fn stream_raw(&self, call: &Call<'_>) -> Result<Messages, Error> {
         Err(Error::with_id(
-            crate::error::CLIENT_ID,
+            CLIENT_ID,
             501,
             format!("{} cannot stream", call.endpoint),
         ))
@@ -96,95 +117,97 @@ pub trait Client: Send + Sync + 'static {
 /// the connection, so the server's handler sees its writes fail and stops.
 pub type Messages = Box<dyn Iterator<Item = Result<Vec<u8>, Error>> + Send>;
 
-impl dyn Client {
-    /// Calls `service`'s `endpoint` with a JSON request and decodes the JSON reply.
-    pub fn call<Q: Serialize + ?Sized, R: DeserializeOwned>(
-        &self,
-        service: &str,
-        endpoint: &str,
-        request: &Q,
-    ) -> Result<R, Error> {
+/// Anything that makes calls by service name: a [`Client`], a handler's
+/// [`Context`](crate::Context), a [`RunningMesh`](crate::testing::RunningMesh). The typed calls
+/// are written once, here, over [`send`](Caller::send) and [`send_stream`](Caller::send_stream).
+///
+/// ```no_run
+/// use micro_mesh::{Caller, Error, HttpClient};
+/// use serde_json::{Value, json};
+///
+/// let client = HttpClient::builder().call_address("127.0.0.1:9080").build();
+/// let reply: Value = client.call("go.micro.srv.sample", "Example.Call", &json!({"name": "Hobo"}))?;
+/// # Ok::<(), Error>(())
+/// ```
+pub trait Caller {
+    /// Sends one encoded call and returns the 2xx reply (a context first adds its forwarded
+    /// headers and deadline).
+    fn send(&self, call: &Call<'_>) -> Result<Reply, Error>;
+
+    /// Opens a server stream: its raw messages, read one at a time.
+    fn send_stream(&self, call: &Call<'_>) -> Result<Messages, Error>;
+
+    /// Calls `service`'s `endpoint` with a typed request and decodes the typed reply (JSON).
+    fn call<Q, R>(&self, service: &str, endpoint: &str, request: &Q) -> Result<R, Error>
+    where
+        Q: Serialize + ?Sized,
+        R: DeserializeOwned,
+    {
         self.call_with(service, endpoint, request, &CallOptions::default())
     }
 
-    /// [`call`](Self::call) with options (metadata, timeout, namespace, ...).
-    pub fn call_with<Q: Serialize + ?Sized, R: DeserializeOwned>(
+    /// [`call`](Caller::call) with options (metadata, timeout, namespace, ...); the options'
+    /// metadata is sent beside any forwarded headers.
+    fn call_with<Q, R>(
         &self,
         service: &str,
         endpoint: &str,
         request: &Q,
         options: &CallOptions,
-    ) -> Result<R, Error> {
-        call_json(self, service, endpoint, request, &options.metadata, options, None)
+    ) -> Result<R, Error>
+    where
+        Q: Serialize + ?Sized,
+        R: DeserializeOwned,
+    {
+        let codecs = Codecs::<R, Q>::json();
+        let codec = codecs.accepts[0];
+        let body = codecs.encode(codec, request)?;
+        let reply = self.send(&Call::new(
+            service,
+            endpoint,
+            codec.content_type(),
+            &body,
+            options,
+        ))?;
+        codecs
+            .decode(codec, &reply.body)
+            .map_err(|e| Error::with_id(CLIENT_ID, 500, format!("bad reply from {service}: {e}")))
+    }
+
+    /// Calls a server-streaming endpoint: its messages decoded one at a time as they arrive.
+    /// Drop the iterator to stop early; an error mid-stream is its last item.
+    fn stream<Q, R>(
+        &self,
+        service: &str,
+        endpoint: &str,
+        request: &Q,
+        options: &CallOptions,
+    ) -> Result<impl Iterator<Item = Result<R, Error>> + Send + use<Self, Q, R>, Error>
+    where
+        Q: Serialize + ?Sized,
+        R: DeserializeOwned,
+    {
+        let codecs = Codecs::<R, Q>::json();
+        let codec = codecs.accepts[0];
+        let body = codecs.encode(codec, request)?;
+        let messages = self.send_stream(&Call::new(
+            service,
+            endpoint,
+            codec.content_type(),
+            &body,
+            options,
+        ))?;
+        Ok(messages.map(move |m| m.and_then(|bytes| codecs.decode(codec, &bytes))))
     }
 }
 
-/// Encodes `request` as JSON and hands the call to `f`: what every typed call and stream shares.
-fn with_json_call<Q: Serialize + ?Sized, T>(
-    target: (&str, &str),
-    request: &Q,
-    metadata: &Metadata,
-    options: &CallOptions,
-    deadline: Option<Instant>,
-    f: impl FnOnce(&Call<'_>) -> Result<T, Error>,
-) -> Result<T, Error> {
-    let body = codec::encode(request)?;
-    let (service, endpoint) = target;
-    f(&Call {
-        service,
-        endpoint,
-        content_type: "application/json",
-        body: &body,
-        metadata,
-        options,
-        deadline,
-    })
-}
+/// Every client makes typed calls.
+impl<C: Client + ?Sized> Caller for C {
+    fn send(&self, call: &Call<'_>) -> Result<Reply, Error> {
+        self.call_raw(call)
+    }
 
-/// Encodes, calls and decodes each message: the typed stream every `stream` method ends in.
-pub(crate) fn stream_json<Q: Serialize + ?Sized, R: DeserializeOwned>(
-    client: &dyn Client,
-    service: &str,
-    endpoint: &str,
-    request: &Q,
-    metadata: &Metadata,
-    options: &CallOptions,
-    deadline: Option<Instant>,
-) -> Result<impl Iterator<Item = Result<R, Error>> + use<R, Q>, Error> {
-    let messages = with_json_call(
-        (service, endpoint),
-        request,
-        metadata,
-        options,
-        deadline,
-        |call| client.stream_raw(call),
-    )?;
-    Ok(messages.map(|m| m.and_then(|bytes| codec::decode(&bytes))))
-}
-
-/// Encodes, calls and decodes: the typed call every `call` method ends in.
-pub(crate) fn call_json<Q: Serialize + ?Sized, R: DeserializeOwned>(
-    client: &dyn Client,
-    service: &str,
-    endpoint: &str,
-    request: &Q,
-    metadata: &Metadata,
-    options: &CallOptions,
-    deadline: Option<Instant>,
-) -> Result<R, Error> {
-    let reply = with_json_call(
-        (service, endpoint),
-        request,
-        metadata,
-        options,
-        deadline,
-        |call| client.call_raw(call),
-    )?;
-    codec::decode(&reply.body).map_err(|e| {
-        Error::with_id(
-            crate::error::CLIENT_ID,
-            500,
-            format!("bad reply from {service}: {e}"),
-        )
-    })
+    fn send_stream(&self, call: &Call<'_>) -> Result<Messages, Error> {
+        self.stream_raw(call)
+    }
 }

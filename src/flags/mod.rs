@@ -7,11 +7,12 @@
 use std::collections::HashMap;
 use std::ffi::OsString;
 use std::fmt::Write as _;
-use std::sync::{Mutex, PoisonError};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use crate::duration;
 use crate::error::Error;
+use crate::server::{Limits, ServerKind};
 
 /// A flag a service declares for itself, beside the built-in ones.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,7 +55,7 @@ pub struct Flags {
     /// `--resolve` (repeatable) / `MICRO_RESOLVE` (comma-separated): `HOST:PORT=ADDR:PORT` overrides.
     pub resolve: Vec<String>,
     /// `--server` / `MICRO_SERVER`: the server plugin (default `http`).
-    pub server: String,
+    pub server: ServerKind,
     /// `--client_request_timeout` / `MICRO_CLIENT_REQUEST_TIMEOUT`: a call's budget outside any
     /// request, Go syntax such as `500ms` (default `5s`).
     pub client_request_timeout: Duration,
@@ -67,16 +68,13 @@ pub struct Flags {
     /// `--client_cluster_domain` / `MICRO_CLIENT_CLUSTER_DOMAIN`: for namespaced targets
     /// (default `cluster.local`).
     pub client_cluster_domain: String,
-    /// `--server_max_connections` / `MICRO_SERVER_MAX_CONNECTIONS`: [`Limits::max_connections`](crate::Limits).
-    pub server_max_connections: u32,
-    /// `--server_max_in_flight` / `MICRO_SERVER_MAX_IN_FLIGHT`: [`Limits::max_in_flight`](crate::Limits).
-    pub server_max_in_flight: u32,
-    /// `--server_idle_timeout` / `MICRO_SERVER_IDLE_TIMEOUT`: [`Limits::idle_timeout`](crate::Limits).
-    pub server_idle_timeout: Duration,
-    /// `--shutdown_delay` / `MICRO_SHUTDOWN_DELAY`: [`Limits::shutdown_delay`](crate::Limits).
-    pub shutdown_delay: Duration,
-    /// `--shutdown_timeout` / `MICRO_SHUTDOWN_TIMEOUT`: [`Limits::shutdown_timeout`](crate::Limits).
-    pub shutdown_timeout: Duration,
+    /// The server's limits and timeouts. Five are flags: `--server_max_connections`,
+    /// `--server_max_in_flight`, `--server_idle_timeout`, `--shutdown_delay` and
+    /// `--shutdown_timeout` (env `MICRO_` + the name in capitals); see [`Limits`].
+    pub limits: Limits,
+    /// `--metrics_path` / `MICRO_METRICS_PATH`: where `GET` answers the Prometheus metrics
+    /// (default `/metrics`; empty on the command line turns them off).
+    pub metrics_path: String,
     /// `--log_level` / `MICRO_LOG_LEVEL`: what `run()` logs on stderr (default `info`, which
     /// includes the access log; `info,access=off` leaves it out).
     pub log_level: String,
@@ -86,21 +84,17 @@ pub struct Flags {
 
 impl Default for Flags {
     fn default() -> Flags {
-        let limits = crate::server::Limits::default();
         Flags {
             server_address: "0.0.0.0:9080".into(),
             client_call_address: ":9080".into(),
             resolve: Vec::new(),
-            server: "http".into(),
+            server: ServerKind::default(),
             client_request_timeout: Duration::from_secs(5),
             client_retries: 1,
             client_namespace: String::new(),
             client_cluster_domain: "cluster.local".into(),
-            server_max_connections: limits.max_connections as u32,
-            server_max_in_flight: limits.max_in_flight as u32,
-            server_idle_timeout: limits.idle_timeout,
-            shutdown_delay: limits.shutdown_delay,
-            shutdown_timeout: limits.shutdown_timeout,
+            limits: Limits::default(),
+            metrics_path: "/metrics".into(),
             log_level: "info".into(),
             own: Vec::new(),
         }
@@ -137,8 +131,7 @@ const HELP: &str = "--help";
 ///
 /// Each built-in flag and each of `own` takes its value from the command line (the last one
 /// wins; `--resolve` collects them all), else from its environment variable, else from
-/// `defaults`. Built-in values from the command line or the environment are checked; `server`
-/// must be one of `servers`. `-h`/`--help` anywhere gives [`Parsed::Help`]. Any other problem is
+/// `defaults`. Built-in values from the command line or the environment are checked. `-h`/`--help` anywhere gives [`Parsed::Help`]. Any other problem is
 /// a one-line [`Error::Flag`].
 pub fn parse(
     program: &str,
@@ -147,7 +140,6 @@ pub fn parse(
     env: &dyn Fn(&str) -> Option<String>,
     own: &[Flag],
     defaults: &Flags,
-    servers: &[&str],
 ) -> Result<Parsed, Error> {
     let (tokens, keys) = normalise(args)?;
     if keys.iter().any(|k| k == HELP) {
@@ -187,7 +179,7 @@ pub fn parse(
             .filter(|v| !v.is_empty() || source == b.key)
             .collect();
         for v in &values {
-            (b.check)(v, servers).map_err(|err| {
+            (b.check)(v).map_err(|err| {
                 let reason = match err {
                     Error::Address(msg) | Error::Flag(msg) => msg,
                     other => other.to_string(),
@@ -202,6 +194,8 @@ pub fn parse(
             // Checked above, so these parse.
             Slot::Time(field) => *field(&mut flags) = duration::parse(&last).unwrap_or_default(),
             Slot::Count(field) => *field(&mut flags) = last.parse().unwrap_or_default(),
+            Slot::Size(field) => *field(&mut flags) = last.parse().unwrap_or(1),
+            Slot::Server(field) => *field(&mut flags) = last.parse().unwrap_or_default(),
         }
     }
     flags.own = own
@@ -220,9 +214,9 @@ pub fn parse(
 }
 
 /// Parses the process's arguments and environment; exits 0 after help, 2 after a bad flag.
-pub fn from_process(program: &str, version: &str, own: &[Flag], defaults: &Flags, servers: &[&str]) -> Flags {
+pub fn from_process(program: &str, version: &str, own: &[Flag], defaults: &Flags) -> Flags {
     let args = process_args();
-    match parse(program, version, args, &env_var, own, defaults, servers) {
+    match parse(program, version, args, &env_var, own, defaults) {
         Ok(Parsed::Run(flags)) => flags,
         Ok(Parsed::Help(text)) => {
             println!("{text}");
@@ -299,7 +293,7 @@ fn static_key(key: &str, own: &[Flag]) -> Option<&'static str> {
 /// Leaks each distinct key of a service's own flags once, so the leak stays bounded.
 fn intern(key: &str) -> &'static str {
     static KEYS: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
-    let mut keys = KEYS.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut keys = crate::sync::lock(&KEYS);
     if let Some(k) = keys.iter().find(|k| **k == key) {
         return k;
     }
@@ -324,6 +318,8 @@ fn help(program: &str, version: &str, own: &[Flag], defaults: &Flags) -> String 
                 Slot::Many(field) => field(&mut d).join(","),
                 Slot::Time(field) => duration::format(*field(&mut d)),
                 Slot::Count(field) => field(&mut d).to_string(),
+                Slot::Size(field) => field(&mut d).to_string(),
+                Slot::Server(field) => field(&mut d).to_string(),
             };
             (
                 format!("{} VALUE", b.key),

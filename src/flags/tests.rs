@@ -2,8 +2,6 @@
 
 use super::*;
 
-const SERVERS: &[&str] = &["http", "tiny_http"];
-
 fn own() -> Vec<Flag> {
     vec![
         Flag::new("greeting", "Hello", "how to greet").env("GREETING"),
@@ -22,7 +20,6 @@ fn run_with(defaults: &Flags, args: &str, env: &[(&str, &str)]) -> Result<Parsed
         &|k| env.get(k).cloned(),
         &own(),
         defaults,
-        SERVERS,
     )
 }
 
@@ -59,7 +56,7 @@ fn get(f: &Flags, name: &str) -> String {
         "server_address" => f.server_address.clone(),
         "client_call_address" => f.client_call_address.clone(),
         "resolve" => f.resolve.join(","),
-        "server" => f.server.clone(),
+        "server" => f.server.to_string(),
         own => f.get(own).unwrap().into(),
     }
 }
@@ -86,7 +83,7 @@ fn env_is_the_fallback_and_the_command_line_wins() {
     }
     assert_eq!(
         check("", &[("MICRO_SERVER", "")]).server,
-        "http",
+        ServerKind::Http,
         "empty env is unset"
     );
 }
@@ -139,7 +136,7 @@ fn values_that_look_like_flags_are_kept() {
     assert_eq!(check("--greeting=", &[]).get("greeting"), Some(""));
     assert_eq!(
         check("--server tiny_http --server=http", &[]).server,
-        "http",
+        ServerKind::Http,
         "the last wins"
     );
 }
@@ -236,7 +233,6 @@ fn errors_are_one_line_and_name_the_flag() {
         &|_| None,
         &[],
         &Flags::default(),
-        SERVERS,
     );
     assert!(matches!(err, Err(Error::Flag(msg)) if msg == "unexpected argument \"foo\\nbar\""));
 }
@@ -247,7 +243,7 @@ fn non_utf8_arguments_are_errors() {
     use std::os::unix::ffi::OsStringExt;
     let bad = || OsString::from_vec(vec![b'-', 0xff]);
     for args in [vec![bad()], vec!["--greeting".into(), bad()]] {
-        let err = parse("p", "v", args, &|_| None, &own(), &Flags::default(), SERVERS);
+        let err = parse("p", "v", args, &|_| None, &own(), &Flags::default());
         assert!(
             matches!(&err, Err(Error::Flag(msg)) if msg.ends_with("is not UTF-8")),
             "{err:?}"
@@ -342,9 +338,10 @@ fn lifecycle_flags() {
          --shutdown_timeout 1s --server_idle_timeout 2h --log_level warn,access=info",
         &[],
     );
-    assert_eq!((f.server_max_connections, f.server_max_in_flight), (64, 8));
+    let l = &f.limits;
+    assert_eq!((l.max_connections, l.max_in_flight), (64, 8));
     assert_eq!(
-        (f.shutdown_delay, f.shutdown_timeout, f.server_idle_timeout),
+        (l.shutdown_delay, l.shutdown_timeout, l.idle_timeout),
         (
             Duration::from_millis(100),
             Duration::from_secs(1),
@@ -354,19 +351,63 @@ fn lifecycle_flags() {
     assert_eq!(f.log_level, "warn,access=info");
     let env = [("MICRO_LOG_LEVEL", "off"), ("MICRO_SHUTDOWN_DELAY", "0")];
     let f = check("", &env);
-    assert_eq!((f.log_level.as_str(), f.shutdown_delay), ("off", Duration::ZERO));
-    let d = Flags::default();
-    assert_eq!((d.server_max_connections, d.server_max_in_flight), (256, 128));
     assert_eq!(
-        (d.shutdown_delay, d.shutdown_timeout),
+        (f.log_level.as_str(), f.limits.shutdown_delay),
+        ("off", Duration::ZERO)
+    );
+    let d = Flags::default();
+    assert_eq!((d.limits.max_connections, d.limits.max_in_flight), (256, 128));
+    assert_eq!(
+        (d.limits.shutdown_delay, d.limits.shutdown_timeout),
         (Duration::from_secs(2), Duration::from_secs(20))
     );
     assert_eq!(
-        (d.server_idle_timeout, d.log_level.as_str()),
+        (d.limits.idle_timeout, d.log_level.as_str()),
         (Duration::from_secs(3610), "info")
     );
     check_err("--server_max_connections 0", &[], "from 1 to 1000000");
     check_err("--server_max_in_flight=lots", &[], "from 1 to 1000000");
     check_err("--shutdown_delay 2", &[], "invalid duration");
     check_err("--log_level loud", &[], "unknown log level");
+}
+
+#[test]
+fn every_duration_and_count_is_bounded_at_parse_time() {
+    check_err(
+        "--shutdown_timeout 3000000000000000h",
+        &[],
+        "bad value for --shutdown_timeout: duration \"3000000000000000h\" is over the 24h limit",
+    );
+    for flag in [
+        "--shutdown_delay",
+        "--server_idle_timeout",
+        "--client_request_timeout",
+    ] {
+        check_err(&format!("{flag} 25h"), &[], "over the 24h limit");
+    }
+    check_err(
+        "",
+        &[("MICRO_SHUTDOWN_TIMEOUT", "100000h")],
+        "MICRO_SHUTDOWN_TIMEOUT",
+    );
+    check_err("--server_max_connections 4294967296", &[], "from 1 to 1000000");
+    check_err("--server_max_in_flight 1000001", &[], "from 1 to 1000000");
+    check_err("--client_retries 101", &[], "from 0 to 100");
+    assert_eq!(
+        check("--shutdown_timeout 24h", &[]).limits.shutdown_timeout,
+        crate::duration::MAX
+    );
+}
+
+#[test]
+fn metrics_path_is_a_path_of_its_own_or_empty() {
+    assert_eq!(Flags::default().metrics_path, "/metrics");
+    assert_eq!(check("--metrics_path /prom", &[]).metrics_path, "/prom");
+    assert_eq!(
+        check("--metrics_path=", &[]).metrics_path,
+        "",
+        "empty turns them off"
+    );
+    check_err("--metrics_path metrics", &[], "not an absolute path");
+    check_err("--metrics_path /health", &[], "not an absolute path");
 }

@@ -6,14 +6,14 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crate::error::Error;
-use crate::health::Health;
-use crate::router::Router;
+use crate::pipeline::Pipeline;
 
 pub mod http;
 #[cfg(feature = "tiny-http")]
 pub mod tiny;
 
-/// A server plugin: serves a [`Router`] on a bound listener until stopped.
+/// A server plugin: turns bytes into requests for a service's [`Pipeline`] on a bound listener
+/// until stopped.
 ///
 /// Like go-micro's `server.Server`, chosen by the `--server` flag. Both implementations,
 /// [`HttpServer`](crate::HttpServer) and `TinyHttpServer`, pass the same functional tests.
@@ -23,16 +23,74 @@ pub trait Server: Send + 'static {
 
     /// Starts serving on `listener` and returns once requests are being accepted.
     ///
-    /// A server answers the health paths with [`Health::answer`] before routing (and before
-    /// any cap), and closes connections after their response once [`Health::is_draining`].
-    /// Its [`ServerHandle`]'s stop drains: the listener closes, requests in flight finish
-    /// within [`Limits::shutdown_timeout`], then every thread is joined.
-    fn serve(
-        self: Box<Self>,
-        listener: TcpListener,
-        router: Arc<Router>,
-        health: Health,
-    ) -> Result<ServerHandle, Error>;
+    /// Every request goes through the pipeline ([`Pipeline::begin`], `admit`, `answer`,
+    /// `finish`), which answers health and metrics before routing and outside every cap; a
+    /// server closes connections after their response once the pipeline's health
+    /// [`is_draining`](crate::Health::is_draining). Its [`ServerHandle`]'s stop drains: the
+    /// listener closes, requests in flight finish within [`Limits::shutdown_timeout`], then
+    /// every thread is joined.
+    fn serve(self: Box<Self>, listener: TcpListener, pipeline: Arc<Pipeline>) -> Result<ServerHandle, Error>;
+}
+
+/// The server plugins `--server` can name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum ServerKind {
+    /// Our own HTTP/1.1 core on httparse ([`HttpServer`](crate::HttpServer)), the default.
+    #[default]
+    Http,
+    /// tiny_http 0.12 (`TinyHttpServer`, feature `tiny-http`).
+    #[cfg(feature = "tiny-http")]
+    TinyHttp,
+}
+
+impl ServerKind {
+    /// Every server this build has, the default first.
+    pub const ALL: &'static [ServerKind] = &[
+        ServerKind::Http,
+        #[cfg(feature = "tiny-http")]
+        ServerKind::TinyHttp,
+    ];
+
+    /// The name `--server` spells it with: `http` or `tiny_http`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ServerKind::Http => "http",
+            #[cfg(feature = "tiny-http")]
+            ServerKind::TinyHttp => "tiny_http",
+        }
+    }
+
+    /// A server of this kind with `limits`.
+    pub fn build(self, limits: &Limits) -> Box<dyn Server> {
+        match self {
+            ServerKind::Http => Box::new(http::HttpServer::new(limits.clone())),
+            #[cfg(feature = "tiny-http")]
+            ServerKind::TinyHttp => Box::new(tiny::TinyHttpServer::new(limits.clone())),
+        }
+    }
+}
+
+impl std::fmt::Display for ServerKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for ServerKind {
+    type Err = Error;
+
+    /// Parses a server's name; an unknown one is an [`Error::Flag`] naming the known ones.
+    fn from_str(name: &str) -> Result<ServerKind, Error> {
+        ServerKind::ALL
+            .iter()
+            .copied()
+            .find(|k| k.name() == name)
+            .ok_or_else(|| {
+                let known: Vec<&str> = ServerKind::ALL.iter().map(|k| k.name()).collect();
+                Error::Flag(format!("unknown server {name:?} (known: {})", known.join(", ")))
+            })
+    }
 }
 
 /// Limits and timeouts a server enforces on every connection.

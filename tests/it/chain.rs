@@ -1,6 +1,6 @@
 //! The seed's chain in one process: a caller -> api (`/example/call`) -> srv (`Example.Call`).
 
-use micro_mesh::{Context, Error, Request, Response, Service, ServiceHandle};
+use micro_mesh::{Caller, Context, Error, Request, Response, Service, ServiceHandle};
 
 use crate::support::{API, Http, SRV, api, check, check_error, exchange, request, sample, servers, stop};
 

@@ -148,7 +148,9 @@ fn stream_prints_one_message_per_line() {
         .address("127.0.0.1:0")
         .stream(
             "Example.Stream",
-            |_: &micro_mesh::Context, n: serde_json::Value, out: &mut micro_mesh::Stream<'_>| {
+            |_: &micro_mesh::Context,
+             n: serde_json::Value,
+             out: &mut micro_mesh::Stream<'_, serde_json::Value>| {
                 for count in 0..n["count"].as_u64().unwrap_or(0) {
                     out.send(&serde_json::json!({ "count": count }))?;
                 }

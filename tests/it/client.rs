@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use micro_mesh::{CLIENT_ID, CallOptions, Client, Error, HttpClient};
+use micro_mesh::{CLIENT_ID, CallOptions, Caller, Client, Error, HttpClient};
 
 use crate::support::{Hello, Reply, SRV, api, check_err, client_to, closed_addr, sample, servers, stop};
 

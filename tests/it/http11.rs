@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use micro_mesh::{Client, Limits};
+use micro_mesh::{Caller, Client, Limits};
 
 use crate::support::{
     Http, SRV, check, check_error, client_to, exchange, request, rpc, sample, sample_with, serial, servers,

@@ -3,7 +3,7 @@
 use std::net::TcpStream;
 
 use micro_mesh::testing::Mesh;
-use micro_mesh::{ApiRequest, ApiResponse, Context, Error, Service};
+use micro_mesh::{ApiRequest, ApiResponse, Caller, Context, Error, Service};
 
 use crate::support::{Hello, Reply, api_example_call, example_call};
 

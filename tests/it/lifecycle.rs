@@ -648,7 +648,7 @@ fn examples_sigterm_under_load_loses_no_accepted_request() {
     );
     let logged = lines
         .iter()
-        .filter(|l| l.contains(r#""log":"access""#) && l.contains(r#""path":"/Example.Call""#))
+        .filter(|l| l.contains(r#""log":"access""#) && l.contains(r#""route":"/Example.Call""#))
         .count();
     let ok = tally.ok.load(Ordering::SeqCst);
     assert!(
@@ -799,8 +799,8 @@ fn examples_soft_open_file_limit_is_raised() {
     assert_eq!(numbers, ["2048", "2048"], "{line}");
 }
 
-/// The access log: one JSON line per request on stderr at `info`; `access=off` mutes it; health
-/// probes only at `debug`.
+/// The access log: one JSON line per request on stderr at `info`, naming its route (never a raw
+/// path); `access=off` mutes it; health probes only at `debug`.
 #[test]
 fn examples_access_log_is_one_json_line_per_request() {
     for (level, want) in [("info", true), ("info,access=off", false)] {
@@ -817,6 +817,11 @@ fn examples_access_log_is_one_json_line_per_request() {
         ));
         check(&conn.read(), 200, "Hello Log");
         check(&get("probe", addr, "/health"), 200, "ok");
+        check(
+            &get("stray", addr, "/no/such/path?token=secret"),
+            404,
+            "unknown path",
+        );
         signal(&srv, "TERM");
         srv.wait_exit(Duration::from_secs(5)).expect("exit");
         let err = read_pipe(srv.child.stderr.take());
@@ -826,10 +831,21 @@ fn examples_access_log_is_one_json_line_per_request() {
             assert!(access.is_empty(), "[{level}] {access:?}");
             continue;
         }
-        assert_eq!(access.len(), 1, "[{level}] one line, no probe: {err}");
+        assert_eq!(access.len(), 2, "[{level}] two lines, no probe: {err}");
+        let stray: serde_json::Value = serde_json::from_str(access[1]).expect("a JSON line");
+        assert_eq!(
+            (&stray["route"], &stray["status"]),
+            (&"unmatched".into(), &404.into()),
+            "{stray}"
+        );
+        assert!(
+            !err.contains("secret") && !err.contains("/no/such"),
+            "a raw path leaked: {err}"
+        );
         let line: serde_json::Value = serde_json::from_str(access[0]).expect("a JSON line");
         assert_eq!(line["method"], "POST", "{line}");
-        assert_eq!(line["path"], "/Example.Call", "{line}");
+        assert_eq!(line["route"], "/Example.Call", "{line}");
+        assert_eq!(line["protocol"], "http1", "{line}");
         assert_eq!(line["status"], 200, "{line}");
         assert_eq!(line["bytes"], r#"{"msg":"Hello Log"}"#.len(), "{line}");
         assert_eq!(line["request_id"], "rid-42", "{line}");
@@ -863,6 +879,6 @@ fn examples_ureq_wire_logs_never_appear() {
     signal(&api, "TERM");
     api.wait_exit(Duration::from_secs(5)).expect("exit");
     let err = read_pipe(api.child.stderr.take());
-    assert!(err.contains(r#""path":"/example/call""#), "{err}");
+    assert!(err.contains(r#""route":"/example/call""#), "{err}");
     assert!(!err.contains(r#""target":"ureq"#), "ureq logs leaked:\n{err}");
 }

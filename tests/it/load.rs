@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use micro_mesh::{Client, HttpClient};
+use micro_mesh::{Caller, Client, HttpClient};
 
 use crate::support::{Hello, Http, Reply, SRV, check, request, sample, serial, servers, stop};
 

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use micro_mesh::{
-    CallOptions, Client, Context, Error, HttpClient, Request, Response, Service, ServiceHandle,
+    CallOptions, Caller, Client, Context, Error, HttpClient, Request, Response, Service, ServiceHandle,
 };
 
 use crate::support::{Http, check, free_port, request, servers, stop};

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use micro_mesh::{CallOptions, Context, Error, HttpClient, Metadata, Service, ServiceHandle, Stream};
+use micro_mesh::{CallOptions, Caller, Context, Error, HttpClient, Metadata, Service, ServiceHandle, Stream};
 use serde::{Deserialize, Serialize};
 
 use crate::support::{serial, servers, stop};
@@ -37,7 +37,7 @@ fn streamer(server: &str, stopped: &Arc<AtomicBool>) -> ServiceHandle {
         .address("127.0.0.1:0")
         .stream(
             "Example.Stream",
-            move |ctx: &Context, ask: Ask, out: &mut Stream<'_>| {
+            move |ctx: &Context, ask: Ask, out: &mut Stream<'_, Count>| {
                 let pad = "x".repeat(ask.pad);
                 let trace = ctx.metadata().get("x-request-id").unwrap_or_default().to_string();
                 let result = (0..)

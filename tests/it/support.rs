@@ -8,7 +8,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use micro_mesh::{
-    Context, Error, HttpClient, Limits, Request, Response, Service, ServiceHandle, WireError, reason,
+    Caller, Context, Error, HttpClient, Limits, Request, Response, Service, ServiceHandle, WireError, reason,
 };
 use serde::{Deserialize, Serialize};
 
@@ -21,7 +21,8 @@ pub const IO_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Both server plugins: most tests loop over these and name the server in their messages.
 pub fn servers() -> &'static [&'static str] {
-    micro_mesh::SERVERS
+    static NAMES: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+    NAMES.get_or_init(|| micro_mesh::ServerKind::ALL.iter().map(|k| k.name()).collect())
 }
 
 /// Serializes the tests that load the machine or measure time, so they do not skew each other.

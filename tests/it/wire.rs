@@ -7,7 +7,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
-use micro_mesh::{Client, HttpClient};
+use micro_mesh::{Caller, Client, HttpClient};
 
 use crate::support::{Hello, Reply, SRV};
 

@@ -6,15 +6,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::body::{self, BodyError, Buf};
-use super::date;
 use super::head::{self, Framing, Head, Reject};
 use super::{BUSY, FRESH, HEAD, IDLE, Shared, Slot};
 use crate::error::Error;
-use crate::handler::{Request, Response};
-use crate::health::Health;
-use crate::logger::{self, Access};
+use crate::handler::{Body, Request, Response};
+use crate::record::{Protocol, Shed};
 use crate::status::reason;
-use crate::stream::Sink;
+use crate::stream::{Sink, Streamer};
 
 struct Conn<'a> {
     shared: &'a Shared,
@@ -51,6 +49,7 @@ pub(crate) fn serve(shared: &Shared, peer: SocketAddr, slot: Arc<Slot>) {
 
 impl Conn<'_> {
     fn run(&mut self) {
+        let pipeline = &*self.shared.pipeline;
         loop {
             let head = match self.read_head() {
                 Ok(Some(head)) => head,
@@ -59,100 +58,64 @@ impl Conn<'_> {
             };
             let started = Instant::now();
             self.buf.consume(head.len);
-            let probe = Health::is_health_path(&head.path);
-            // Health probes skip the caps: they are cheap and must be answered when all else waits.
-            let in_flight = if probe {
-                None
-            } else if self.slot.is_overflow() && !self.shared.promote(&self.slot) {
-                return self.refuse(503, "server busy: at its connection limit");
-            } else {
-                match self.shared.start_request() {
-                    Some(guard) => Some(guard),
-                    None if head.framing == Framing::Empty => {
-                        let mut busy = self.busy_error();
-                        let keep_alive = head.keep_alive && !self.shared.stopping();
-                        let head_only = head.method == "HEAD";
-                        let written = self.write(&mut busy, head_only, keep_alive, head.http10);
-                        self.log(&head, started, &busy, false);
-                        if written.is_err() || !keep_alive {
-                            return;
-                        }
-                        continue;
+            let ticket = pipeline.begin(Protocol::Http1, &head.method, &head.path, &head.headers, started);
+            let head_only = head.method == "HEAD";
+            // Health and metrics skip the caps: they are cheap and must be answered when all else waits.
+            if !ticket.is_exempt() && self.slot.is_overflow() && !self.shared.promote(&self.slot) {
+                let busy = pipeline.shed(Shed::Connections, "server busy: at its connection limit");
+                pipeline.finish(ticket, busy.status, 0, busy.body.bytes().len());
+                return self.refuse_with(busy);
+            }
+            let in_flight = match pipeline.admit(&ticket) {
+                Ok(guard) => guard,
+                Err(busy) if head.framing == Framing::Empty => {
+                    let keep_alive = head.keep_alive && !self.shared.stopping();
+                    let (status, bytes_out) = (busy.status, busy.body.bytes().len());
+                    let written = self.write(busy, head_only, keep_alive, head.http10);
+                    pipeline.finish(ticket, status, 0, bytes_out);
+                    if written.is_err() || !keep_alive {
+                        return;
                     }
-                    // A body follows that is not worth reading: answer and close.
-                    None => return self.refuse(503, &self.busy_detail()),
+                    continue;
+                }
+                // A body follows that is not worth reading: answer and close.
+                Err(busy) => {
+                    pipeline.finish(ticket, busy.status, 0, busy.body.bytes().len());
+                    return self.refuse_with(busy);
                 }
             };
             let body = match self.read_body(&head) {
                 Ok(body) => body,
-                Err(Some(reject)) => return self.refuse(reject.status, &reject.detail),
+                Err(Some(reject)) => {
+                    let refused = pipeline.error(&Error::new(reject.status, reject.detail));
+                    pipeline.finish(ticket, refused.status, 0, refused.body.bytes().len());
+                    return self.refuse_with(refused);
+                }
                 Err(None) => return,
             };
-            let head_only = head.method == "HEAD";
-            let logged = logger::access_enabled().then(|| Logged {
-                method: head.method.clone(),
-                path: head.path.clone(),
-                request_id: head.headers.get("x-request-id").map(String::from),
-            });
-            let service = self.shared.router.name();
-            let mut response = match self.shared.health.answer(&head.method, &head.path, service) {
-                Some(answer) => answer,
-                None => {
-                    let request = Request {
-                        method: head.method,
-                        path: head.path,
-                        query: head.query,
-                        body,
-                        peer: Some(self.peer),
-                    };
-                    self.shared.router.dispatch(head.headers, request)
-                }
+            let bytes_in = body.len();
+            let request = Request {
+                method: head.method,
+                path: head.path,
+                query: head.query,
+                body,
+                peer: Some(self.peer),
             };
+            let response = pipeline.answer(&ticket, head.headers, request);
             // A stream to an HTTP/1.0 peer has no chunked framing: it ends when the connection does.
-            let unframed = head.http10 && response.stream.is_some();
+            let unframed = head.http10 && response.body.is_stream();
             let keep_alive =
                 head.keep_alive && !self.slot.is_overflow() && !self.shared.stopping() && !unframed;
-            let bytes = if head_only { 0 } else { response.body.len() };
-            let written = self.write(&mut response, head_only, keep_alive, head.http10);
+            let bytes_out = if head_only { 0 } else { response.body.bytes().len() };
+            let status = response.status;
+            let written = self.write(response, head_only, keep_alive, head.http10);
             drop(in_flight);
-            if let Some(logged) = logged {
-                logger::access(&Access {
-                    method: &logged.method,
-                    path: &logged.path,
-                    status: response.status,
-                    duration: started.elapsed(),
-                    bytes,
-                    request_id: logged.request_id.as_deref(),
-                    probe,
-                });
-            }
+            pipeline.finish(ticket, status, bytes_in, bytes_out);
             if written.is_err() || !keep_alive {
                 return;
             }
             self.served += 1;
         }
-    }
-
-    fn busy_detail(&self) -> String {
-        let max = self.shared.limits.max_in_flight;
-        format!("server busy: {max} requests in flight")
-    }
-
-    fn busy_error(&self) -> Response {
-        self.shared.router.error(&Error::new(503, self.busy_detail()))
-    }
-
-    /// The access line of a request answered without a handler (shed).
-    fn log(&self, head: &Head, started: Instant, resp: &Response, probe: bool) {
-        logger::access(&Access {
-            method: &head.method,
-            path: &head.path,
-            status: resp.status,
-            duration: started.elapsed(),
-            bytes: resp.body.len(),
-            request_id: head.headers.get("x-request-id"),
-            probe,
-        });
     }
 
     /// Sets the socket's read timeout, skipping the system call when it is unchanged.
@@ -278,10 +241,15 @@ impl Conn<'_> {
         })
     }
 
-    /// Answers with the error JSON, then closes without resetting the peer's view of it.
+    /// Answers a request that never got a head with the error JSON, then closes.
     fn refuse(&mut self, status: u16, detail: &str) {
-        let mut response = self.shared.router.error(&Error::new(status, detail));
-        if self.write(&mut response, false, false, false).is_ok() {
+        let response = self.shared.pipeline.error(&Error::new(status, detail));
+        self.refuse_with(response);
+    }
+
+    /// Writes `response`, then closes without resetting the peer's view of it.
+    fn refuse_with(&mut self, response: Response) {
+        if self.write(response, false, false, false).is_ok() {
             self.linger();
         }
     }
@@ -303,13 +271,7 @@ impl Conn<'_> {
     }
 
     /// Writes a response in one `write` (two for large bodies); a stream's head, then its chunks.
-    fn write(
-        &mut self,
-        resp: &mut Response,
-        head_only: bool,
-        keep_alive: bool,
-        http10: bool,
-    ) -> io::Result<()> {
+    fn write(&mut self, resp: Response, head_only: bool, keep_alive: bool, http10: bool) -> io::Result<()> {
         let out = &mut self.out;
         out.clear();
         let status = resp.status;
@@ -321,16 +283,21 @@ impl Conn<'_> {
             out.extend_from_slice(b"\r\n");
         }
         let bodiless = status < 200 || status == 204 || status == 304;
-        let streamer = resp.stream.take().filter(|_| !bodiless);
-        if streamer.is_some() {
-            if !http10 {
-                out.extend_from_slice(b"Transfer-Encoding: chunked\r\n");
+        let body = match resp.body {
+            Body::Stream(streamer) if !bodiless => Err(streamer),
+            Body::Stream(_) => Ok(Vec::new()),
+            Body::Bytes(bytes) => Ok(bytes),
+        };
+        match &body {
+            Err(_) if !http10 => out.extend_from_slice(b"Transfer-Encoding: chunked\r\n"),
+            Err(_) => {}
+            Ok(_) if bodiless => {}
+            Ok(bytes) => {
+                let _ = write!(out, "Content-Length: {}\r\n", bytes.len());
             }
-        } else if !bodiless {
-            let _ = write!(out, "Content-Length: {}\r\n", resp.body.len());
         }
         out.extend_from_slice(b"Date: ");
-        date::append_now(out);
+        crate::time::append_now(out);
         out.extend_from_slice(b"\r\n");
         if !keep_alive {
             out.extend_from_slice(b"Connection: close\r\n");
@@ -341,7 +308,21 @@ impl Conn<'_> {
         if head_only || bodiless {
             return self.stream.write_all(&self.out);
         }
-        if let Some(streamer) = streamer {
+        let body = match body {
+            Ok(bytes) => bytes,
+            Err(streamer) => return self.write_stream(streamer, http10),
+        };
+        if body.len() <= 32 * 1024 {
+            out.extend_from_slice(&body);
+            return self.stream.write_all(&self.out);
+        }
+        self.stream.write_all(&self.out)?;
+        self.stream.write_all(&body)
+    }
+
+    /// Writes a stream's head (in `self.out`), then its messages as they come, then its end.
+    fn write_stream(&mut self, streamer: Streamer, http10: bool) -> io::Result<()> {
+        {
             self.stream.write_all(&self.out)?;
             let mut sink = ChunkSink {
                 stream: self.stream,
@@ -351,18 +332,12 @@ impl Conn<'_> {
             let in_step =
                 streamer.run(&mut sink) && (!sink.chunked || sink.stream.write_all(b"0\r\n\r\n").is_ok());
             self.out = sink.buf;
-            return if in_step {
+            if in_step {
                 Ok(())
             } else {
                 Err(io::ErrorKind::BrokenPipe.into())
-            };
+            }
         }
-        if resp.body.len() <= 32 * 1024 {
-            out.extend_from_slice(&resp.body);
-            return self.stream.write_all(&self.out);
-        }
-        self.stream.write_all(&self.out)?;
-        self.stream.write_all(&resp.body)
     }
 }
 
@@ -384,13 +359,6 @@ impl Sink for ChunkSink<'_> {
         self.buf.extend_from_slice(b"\r\n");
         (&mut &*self.stream).write_all(&self.buf)
     }
-}
-
-/// What an access line needs from a request that moves into the handler.
-struct Logged {
-    method: String,
-    path: String,
-    request_id: Option<String>,
 }
 
 /// Reads from the socket with a deadline for the whole body rather than for each read, so that

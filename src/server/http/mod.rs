@@ -3,18 +3,17 @@
 use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::error::Error;
-use crate::health::Health;
-use crate::router::Router;
+use crate::pipeline::Pipeline;
 use crate::server::{Limits, Server, ServerHandle};
+use crate::sync;
 
 mod body;
 mod conn;
-pub(crate) mod date;
 mod head;
 mod pool;
 
@@ -132,12 +131,10 @@ pub(crate) struct Job {
 
 /// What every connection thread shares.
 pub(crate) struct Shared {
-    router: Arc<Router>,
+    pipeline: Arc<Pipeline>,
     limits: Limits,
-    health: Health,
     /// Set when the server stops: the listener closes and the drain begins.
     closing: AtomicBool,
-    in_flight: AtomicUsize,
     next_conn: AtomicU64,
     /// The open connections, so that the accept thread can evict and drain them.
     conns: Mutex<HashMap<u64, Arc<Slot>>>,
@@ -159,7 +156,7 @@ enum Admission {
 impl Shared {
     /// Whether the connection should close after the current response: draining or closing.
     fn stopping(&self) -> bool {
-        self.health.is_draining() || self.closing.load(Ordering::SeqCst)
+        self.pipeline.health().is_draining() || self.closing.load(Ordering::SeqCst)
     }
 
     fn closing(&self) -> bool {
@@ -176,14 +173,7 @@ impl Shared {
     }
 
     fn lock(&self) -> MutexGuard<'_, HashMap<u64, Arc<Slot>>> {
-        self.conns.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Takes an in-flight slot; `None` when `max_in_flight` requests are already in flight.
-    pub fn start_request(&self) -> Option<InFlight<'_>> {
-        let before = self.in_flight.fetch_add(1, Ordering::AcqRel);
-        let guard = InFlight(&self.in_flight);
-        (before < self.limits.max_in_flight.max(1)).then_some(guard)
+        sync::lock(&self.conns)
     }
 
     /// Counts regular and overflow connections, and closes the regular one that has waited
@@ -269,21 +259,14 @@ impl Shared {
             overflow: AtomicBool::new(overflow),
         });
         self.lock().insert(id, slot.clone());
+        self.pipeline.connection_opened();
         Job { id, peer, slot }
     }
 
     fn unregister(&self, id: u64) {
         self.lock().remove(&id);
+        self.pipeline.connection_closed();
         self.ended.notify_all();
-    }
-}
-
-/// A request counted against `max_in_flight` until dropped.
-pub(crate) struct InFlight<'a>(&'a AtomicUsize);
-
-impl Drop for InFlight<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -292,20 +275,13 @@ impl Server for HttpServer {
         "http"
     }
 
-    fn serve(
-        self: Box<Self>,
-        listener: TcpListener,
-        router: Arc<Router>,
-        health: Health,
-    ) -> Result<ServerHandle, Error> {
+    fn serve(self: Box<Self>, listener: TcpListener, pipeline: Arc<Pipeline>) -> Result<ServerHandle, Error> {
         let addr = listener.local_addr()?;
         crate::server::prepare_listener(&listener)?;
         let shared = Arc::new(Shared {
-            router,
+            pipeline,
             limits: self.limits.clone(),
-            health,
             closing: AtomicBool::new(false),
-            in_flight: AtomicUsize::new(0),
             next_conn: AtomicU64::new(0),
             conns: Mutex::new(HashMap::new()),
             ended: Condvar::new(),
@@ -426,11 +402,7 @@ fn drain(shared: &Shared, deadline: Instant) -> usize {
             return conns.len();
         }
         let step = left.min(Duration::from_millis(20));
-        conns = shared
-            .ended
-            .wait_timeout(conns, step)
-            .unwrap_or_else(|p| p.into_inner())
-            .0;
+        conns = sync::wait_timeout(&shared.ended, conns, step);
     }
 }
 

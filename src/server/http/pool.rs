@@ -11,6 +11,8 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use crate::sync;
+
 struct State<J> {
     idle: Vec<(u64, SyncSender<J>)>,
     threads: usize,
@@ -55,7 +57,7 @@ impl<J: Send + 'static> Pool<J> {
     }
 
     fn lock(&self) -> MutexGuard<'_, State<J>> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+        sync::lock(&self.state)
     }
 
     /// Hands `job` to an idle thread, or a new one, or waits for one to free up.
@@ -91,7 +93,7 @@ impl<J: Send + 'static> Pool<J> {
                     }
                 };
             }
-            state = self.freed.wait(state).unwrap_or_else(|p| p.into_inner());
+            state = sync::wait(&self.freed, state);
         }
     }
 
