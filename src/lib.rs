@@ -50,37 +50,39 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-// Floors, lowest first: a module imports only from floors below its own (ARCHITECTURE.md).
-// Pure: no I/O, no threads.
-mod codec;
-mod duration;
-mod error;
-mod goapi;
-mod metadata;
-mod name;
-mod percent;
-mod record;
+// Floors, lowest first: a module imports only from modules above it in this list
+// (ARCHITECTURE.md; `tests/it/floors.rs` checks it).
+// Pure leaves: no I/O, no threads.
 mod status;
+mod duration;
+mod percent;
 mod sync;
 mod time;
-// Calls, streams, handlers.
+mod record;
+mod error;
+mod metadata;
+mod name;
+mod codec;
+// Counting, resolving, streaming.
+mod metrics;
+mod resolve;
+mod stream;
+// Calls and handlers.
 mod client;
 mod handler;
-mod health;
-mod resolve;
-mod router;
-mod stream;
+mod goapi;
 mod typed;
-// One pipeline, its two consumers, and the servers that feed it.
+mod router;
+mod health;
 mod logger;
-mod metrics;
+// One pipeline, and the servers that feed it.
 mod pipeline;
 mod server;
 // What users touch first.
-mod cli;
 mod flags;
 mod service;
 pub mod testing;
+mod cli;
 
 pub use cli::cli_main;
 pub use client::blocking::{HttpClient, HttpClientBuilder};

@@ -11,6 +11,7 @@ mod cli;
 mod client;
 mod errors;
 mod examples;
+mod floors;
 mod hostile;
 mod http11;
 mod kit;
