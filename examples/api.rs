@@ -34,12 +34,8 @@ fn example_call(ctx: &Context, req: Request) -> Result<Response, Error> {
     Response::json(&reply)
 }
 
-fn main() {
-    let result = Service::new("go.micro.api.sample")
+fn main() -> std::process::ExitCode {
+    Service::new("go.micro.api.sample")
         .api("/example/call", &["GET", "POST"], example_call)
-        .run();
-    if let Err(err) = result {
-        eprintln!("error: {err}");
-        std::process::exit(1);
-    }
+        .main()
 }

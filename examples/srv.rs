@@ -52,13 +52,9 @@ fn stream(_: &Context, req: StreamingRequest, out: &mut Stream<'_, StreamingResp
     Ok(())
 }
 
-fn main() {
-    let result = Service::new("go.micro.srv.sample")
+fn main() -> std::process::ExitCode {
+    Service::new("go.micro.srv.sample")
         .rpc("Example.Call", call)
         .stream("Example.Stream", stream)
-        .run();
-    if let Err(err) = result {
-        eprintln!("error: {err}");
-        std::process::exit(1);
-    }
+        .main()
 }

@@ -213,6 +213,14 @@ mod tests {
     }
 
     #[test]
+    fn errors_cross_threads_and_box_into_std_errors() {
+        fn shareable<T: Send + Sync + 'static>() {}
+        shareable::<Error>();
+        let boxed: Box<dyn std::error::Error + Send + Sync> = Box::new(Error::internal("x"));
+        assert_eq!(boxed.to_string(), "x (500)");
+    }
+
+    #[test]
     fn display_is_lowercase_and_names_the_code() {
         assert_eq!(Error::bad_request("bad").to_string(), "bad (400)");
         assert_eq!(Error::with_id("s", 404, "gone").to_string(), "s: gone (404)");

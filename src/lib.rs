@@ -4,7 +4,7 @@
 //! # Quickstart
 //!
 //! ```
-//! use micro_mesh::{Context, Error, Service};
+//! use micro_mesh::{Caller, Context, Error, Service};
 //! use serde::{Deserialize, Serialize};
 //!
 //! #[derive(Serialize, Deserialize)]
@@ -25,7 +25,6 @@
 //!     .call_address(&format!(":{port}"))
 //!     .resolve(&format!("go-micro-srv-sample:{port}={}", srv.addr()))?
 //!     .build();
-//! let client: &dyn micro_mesh::Client = &client;
 //! let reply: Reply = client.call("go.micro.srv.sample", "Example.Call", &Hello { name: "Hobo".into() })?;
 //! assert_eq!(reply.msg, "Hello Hobo");
 //! srv.stop()
@@ -34,18 +33,23 @@
 //!
 //! # Codemap
 //!
-//! - [`Service`] ties name, flags, server, client and handlers together; `run()` or `start()`.
-//! - [`Server`] is the server interface: [`HttpServer`] (our HTTP/1.1 core, the default) and
-//!   `TinyHttpServer` (tiny_http, feature `tiny-http`).
-//! - [`Client`] is the client interface: [`HttpClient`] (blocking, on ureq).
-//! - [`Handler`], [`Context`], [`Request`], [`Response`]: what handlers see and return;
-//!   [`ApiRequest`] and [`ApiResponse`] are go-api's shapes for ported API handlers.
-//! - [`target`] is the name-to-DNS rule; [`Overrides`] the `--resolve` map.
+//! - [`Service`] ties name, flags, server, client and handlers together; `run()` (or `main()`)
+//!   for a process, `start()` for a test; [`ServiceHandle`] is the running service.
+//! - [`Handler`], [`Context`], [`Request`], [`Response`] ([`Body`]): what handlers see and
+//!   return; typed handlers and streams ([`Stream`]) decode and encode through the [`Codec`]
+//!   the request's content type picks. [`ApiRequest`] and [`ApiResponse`] are go-api's shapes.
+//! - [`Caller`] makes typed calls on anything that calls: a [`Client`] ([`HttpClient`],
+//!   blocking, on ureq), a handler's [`Context`] (forwarding its trace headers and deadline), a
+//!   test mesh. [`target`] is the name-to-DNS rule; [`Overrides`] the `--resolve` map.
 //! - [`Error`] is the one error type; [`WireError`] its JSON form.
 //! - [`testing`] starts several services in one process, wired by mesh name, for tests.
 //! - [`Flags`] and [`Flag`] are the command line; [`cli_main`] is the `micro-mesh` command.
-//! - [`Health`] answers `/health/live`, `/health/ready` and `/health` in both servers;
-//!   [`Limits`] holds the caps and timeouts, and the drain's delay and timeout.
+//! - [`Health`] answers `/health/live`, `/health/ready` and `/health`; the metrics answer
+//!   `/metrics` (Prometheus text); [`Limits`] holds the caps, timeouts and the drain's.
+//!
+//! Plug-in points, for writing a server: a [`Server`] ([`HttpServer`], our HTTP/1.1 core, the
+//! default; `TinyHttpServer`, feature `tiny-http`) feeds every request through the service's
+//! [`Pipeline`] (health, metrics, caps, routing by the [`Router`], one [`Record`] per request).
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]

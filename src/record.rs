@@ -41,10 +41,10 @@ pub struct Record<'a> {
     /// The method as sent (`POST`, `GET`, ...).
     pub method: &'a str,
     /// The route pattern or endpoint path (`/Example.Call`, `/example/call`, `/health`), or
-    /// [`UNMATCHED`] when no route matched: a bounded set of values.
+    /// `unmatched` when no route matched: a bounded set of values.
     pub route: &'a str,
     /// The route's index in the list the metrics were built with (see `Metrics::new`); any
-    /// index past that list counts as [`UNMATCHED`].
+    /// index past that list counts as `unmatched`.
     pub route_id: usize,
     /// The status sent (the HTTP status; for gRPC the HTTP status of its go-micro code).
     pub status: u16,

@@ -23,7 +23,7 @@
 //! # Ok::<(), Error>(())
 //! ```
 //!
-//! Dropping the mesh stops every service and joins its threads; [`Mesh::stop`] does the same and
+//! Dropping the mesh stops every service and joins its threads; [`RunningMesh::stop`] does the same and
 //! reports the first error.
 
 use std::net::{SocketAddr, TcpListener};

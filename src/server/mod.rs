@@ -158,6 +158,7 @@ impl Default for Limits {
 type StopFn = Arc<dyn Fn() + Send + Sync>;
 
 /// A running server: its address, a way to stop it, and the thread that owns all its threads.
+#[must_use = "a server runs until its handle stops or joins it"]
 pub struct ServerHandle {
     addr: SocketAddr,
     stop: StopFn,

@@ -1,10 +1,11 @@
 //! The `Service` builder: name, flags, server, client and handlers, ending in `run()` or `start()`.
+//!
+//! This folder: `mod.rs` the builder and `start()`; `run.rs` what a process's `main` runs
+//! (flags, logger, signals, drain); `handle.rs` the running service.
 
 use std::ffi::OsString;
-use std::net::{SocketAddr, TcpListener};
+use std::net::TcpListener;
 use std::sync::Arc;
-use std::sync::mpsc::{self, RecvTimeoutError};
-use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -21,9 +22,14 @@ use crate::metrics::Metrics;
 use crate::name::Overrides;
 use crate::pipeline::{self, Pipeline};
 use crate::router::{Route, Router};
-use crate::server::{Limits, Server, ServerHandle, ServerKind};
+use crate::server::{Limits, Server, ServerKind};
 use crate::stream::Stream;
 use crate::typed::{ServerStream, Unary};
+
+mod handle;
+mod run;
+
+pub use handle::ServiceHandle;
 
 /// A micro service: configure it, then [`run`](Service::run) it (or [`start`](Service::start) it in tests).
 ///
@@ -345,133 +351,17 @@ impl Service {
             self.version,
             handle.addr()
         );
-        Ok(ServiceHandle {
-            name: self.name,
-            server: handle,
+        Ok(ServiceHandle::new(
+            self.name,
+            handle,
             client,
             health,
-            shutdown_delay: limits.shutdown_delay,
-        })
-    }
-
-    /// Parses flags (unless [`init`](Service::init) did), installs the JSON logger at
-    /// `--log_level`, raises the soft open-file limit to the hard one, starts, and serves until
-    /// SIGTERM or SIGINT, or until the server fails.
-    ///
-    /// The first signal drains as [`ServiceHandle::drain`] does: readiness 503 at once, the
-    /// listener closed after `--shutdown_delay`, requests in flight given `--shutdown_timeout`;
-    /// then `run` returns `Ok` (exit 0). A second signal exits at once with 128 + its number.
-    pub fn run(self) -> Result<(), Error> {
-        use signal_hook::consts::{SIGINT, SIGTERM};
-        let service = if self.parsed { self } else { self.init() };
-        crate::logger::init(&service.flags.log_level).map_err(Error::Flag)?;
-        raise_open_files_limit();
-        // Before binding: a SIGTERM that arrives during start-up already drains.
-        let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT])?;
-        let signals_handle = signals.handle();
-        let handle = service.start()?;
-        let (tx, rx) = mpsc::channel();
-        let watcher = std::thread::Builder::new()
-            .name("signals".into())
-            .spawn(move || {
-                for (n, signal) in signals.forever().enumerate() {
-                    if n == 0 {
-                        let _ = tx.send(signal);
-                    } else {
-                        log::warn!("second signal ({signal}): exiting now");
-                        std::process::exit(128 + signal);
-                    }
-                }
-            })?;
-        let result = loop {
-            match rx.recv_timeout(Duration::from_millis(100)) {
-                Ok(signal) => {
-                    let name = if signal == SIGTERM { "SIGTERM" } else { "SIGINT" };
-                    log::info!(
-                        "{name}: draining: readiness 503 now, listener closes in {:?}",
-                        handle.shutdown_delay
-                    );
-                    let started = Instant::now();
-                    let result = handle.drain();
-                    log::info!("drained in {:?}", started.elapsed());
-                    break result;
-                }
-                // The server ended by itself (tiny_http's accept thread died, say): its error.
-                Err(RecvTimeoutError::Timeout) if handle.server.is_finished() => break handle.stop(),
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => break handle.server.join(),
-            }
-        };
-        signals_handle.close();
-        let _ = watcher.join();
-        result
-    }
-}
-
-/// Raises the soft limit on open files to the hard one, so that connections, not a default of
-/// 1024 descriptors, are what runs out; the accept loop backs off if they still do.
-fn raise_open_files_limit() {
-    match rlimit::increase_nofile_limit(u64::MAX) {
-        Ok(limit) => log::debug!("open-file limit: {limit}"),
-        Err(err) => log::warn!("cannot raise the open-file limit: {err}"),
+            limits.shutdown_delay,
+        ))
     }
 }
 
 /// `Example.Call` -> `/Example.Call`.
 fn endpoint_path(endpoint: &str) -> String {
     format!("/{}", endpoint.trim_start_matches('/'))
-}
-
-/// A started service: its address, its client, its health, and `drain()` or `stop()`.
-pub struct ServiceHandle {
-    name: String,
-    server: ServerHandle,
-    client: Arc<dyn Client>,
-    health: Health,
-    shutdown_delay: Duration,
-}
-
-impl ServiceHandle {
-    /// The service name.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// The bound address (with the real port when started on port 0).
-    pub fn addr(&self) -> SocketAddr {
-        self.server.addr()
-    }
-
-    /// The service's client, for calls made outside any request.
-    pub fn client(&self) -> Arc<dyn Client> {
-        self.client.clone()
-    }
-
-    /// A context for calls made outside any request.
-    pub fn context(&self) -> Context {
-        Context::background(self.client.clone())
-    }
-
-    /// The service's health, as `/health/ready` reports it.
-    pub fn health(&self) -> &Health {
-        &self.health
-    }
-
-    /// Shuts down as SIGTERM does under [`Service::run`]: readiness answers 503 at once; after
-    /// [`Limits::shutdown_delay`] the listener closes (new connections are refused), idle
-    /// connections close, busy ones answer with `Connection: close`, and requests in flight
-    /// get [`Limits::shutdown_timeout`] to finish; then every thread is joined.
-    pub fn drain(self) -> Result<(), Error> {
-        self.health.set_draining();
-        std::thread::sleep(self.shutdown_delay);
-        self.server.stop()
-    }
-
-    /// Like [`drain`](ServiceHandle::drain) without the delay: readiness 503 and the listener
-    /// closed at once, requests in flight finished (within [`Limits::shutdown_timeout`]),
-    /// every thread joined. For tests, and for programs that tell their load balancer themselves.
-    pub fn stop(self) -> Result<(), Error> {
-        self.health.set_draining();
-        self.server.stop()
-    }
 }
