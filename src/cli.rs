@@ -18,6 +18,10 @@ pub fn cli_main() -> ExitCode {
             print!("{text}");
             0
         }
+        Ok(Command::Usage(text)) => {
+            eprint!("{text}");
+            2
+        }
         Ok(Command::Call(args)) if args.stream => report(stream(&args).map(|()| Vec::new())),
         Ok(Command::Call(args)) => report(call(&args)),
         Ok(Command::Health {
@@ -30,7 +34,7 @@ pub fn cli_main() -> ExitCode {
         }
         Err(err) => {
             eprintln!("error: {err}");
-            2
+            if matches!(err, Error::Address(_)) { 3 } else { 2 }
         }
     };
     ExitCode::from(code)
@@ -110,6 +114,11 @@ fn report(result: Result<Vec<u8>, Error>) -> u8 {
             };
             let _ = writeln!(out, "{}", text.trim_end());
             0
+        }
+        // A target the client cannot make from the name: nothing was sent, so no error JSON.
+        Err(err @ Error::Address(_)) => {
+            eprintln!("error: {err}");
+            exit_code(&err)
         }
         Err(err) => {
             eprintln!(

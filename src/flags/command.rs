@@ -20,8 +20,10 @@ pub(crate) enum Command {
         path: String,
         timeout: Duration,
     },
-    /// `-h`, or no command: print this and exit 0.
+    /// `-h`: print this on stdout and exit 0.
     Help(String),
+    /// No command: print this on stderr and exit 2.
+    Usage(String),
 }
 
 /// The arguments of `micro-mesh call`.
@@ -117,7 +119,7 @@ pub(crate) fn parse_cli(args: Vec<OsString>, env: &dyn Fn(&str) -> Option<String
     let timeout =
         duration::parse(&timeout_text).map_err(|e| Error::Flag(format!("bad value for --timeout: {e}")))?;
     match free.first().map(String::as_str) {
-        None => Ok(Command::Help(CLI_HELP.into())),
+        None => Ok(Command::Usage(CLI_HELP.into())),
         Some("health") => {
             let [_, address] = free.as_slice() else {
                 return Err(Error::Flag(
@@ -159,13 +161,18 @@ pub(crate) fn parse_cli(args: Vec<OsString>, env: &dyn Fn(&str) -> Option<String
                     .unwrap_or_default(),
             };
             let resolve: Vec<String> = resolve.into_iter().filter(|r| !r.trim().is_empty()).collect();
-            Overrides::parse(&resolve).map_err(|e| Error::Flag(format!("bad value for --resolve: {e}")))?;
+            // The entry's own message names the flag: "bad --resolve entry ...".
+            Overrides::parse(&resolve)
+                .map_err(|e| Error::Flag(e.detail().replace("bad call address: ", "")))?;
+            let address = one(&mut given, "--address", &["MICRO_CLIENT_CALL_ADDRESS"], ":9080");
+            // Checked here, before any traffic: a bad address is a usage error, not a failed call.
+            crate::name::target("x", &address)?;
             Ok(Command::Call(CallArgs {
                 service: service.clone(),
                 endpoint: endpoint.clone(),
                 body,
                 headers,
-                address: one(&mut given, "--address", &["MICRO_CLIENT_CALL_ADDRESS"], ":9080"),
+                address,
                 resolve,
                 timeout,
                 namespace: one(
@@ -256,7 +263,7 @@ mod tests {
                 timeout: Duration::from_secs(5)
             }
         );
-        assert!(matches!(cli(&[], &[]), Ok(Command::Help(_))));
+        assert!(matches!(cli(&[], &[]), Ok(Command::Usage(_))));
         assert!(matches!(cli(&["call", "-h"], &[]), Ok(Command::Help(_))));
         for (args, want) in [
             (&["call", "only-service"][..], "usage: micro-mesh call"),
@@ -269,7 +276,11 @@ mod tests {
             ),
             (
                 &["call", "--resolve", "x", "a", "b"][..],
-                "bad value for --resolve",
+                "bad --resolve entry \"x\": want",
+            ),
+            (
+                &["call", "--address", "nope", "a", "b"][..],
+                "bad call address: \"nope\" has no port",
             ),
             (&["health"][..], "usage: micro-mesh health"),
         ] {

@@ -122,6 +122,23 @@ fn errors_print_json_and_exit_by_kind() {
     check(&out, 3, "", "DNS-1123");
     let out = micro_mesh(&["call", "--bogus", "1", "a", "b"], None);
     check(&out, 2, "", "unknown flag --bogus");
+    // Configuration errors are one line naming the flag, never a server-style error JSON.
+    let out = micro_mesh(&["call", "--address", "nope", "a", "b"], None);
+    check(&out, 3, "", "error: bad call address: \"nope\" has no port");
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("Internal Server Error"));
+    let out = micro_mesh(&["call", "--resolve", "garbage", "a", "b"], None);
+    let e = String::from_utf8_lossy(&out.stderr).into_owned();
+    check(
+        &out,
+        2,
+        "",
+        "error: bad --resolve entry \"garbage\": want HOST:PORT=ADDR:PORT",
+    );
+    assert_eq!(
+        (e.matches("--resolve").count(), e.lines().count()),
+        (1, 1),
+        "{e:?}"
+    );
     stop("http", srv);
 }
 
@@ -129,6 +146,7 @@ fn errors_print_json_and_exit_by_kind() {
 #[test]
 fn help_and_health() {
     check(&micro_mesh(&["--help"], None), 0, "Examples:", "");
+    check(&micro_mesh(&[], None), 2, "", "Usage:");
     let out = micro_mesh(&["health", &closed_addr().to_string()], None);
     check(&out, 6, "", "go.micro.client");
     let srv = sample("http");

@@ -63,7 +63,8 @@ fn wrong_method_is_405_with_allow_post() {
     }
 }
 
-/// A content type a JSON endpoint cannot read is 415; JSON with parameters, or none, is fine.
+/// A content type a JSON endpoint cannot read is 415 naming what it takes (curl -d's form type
+/// too); JSON with parameters, or none, is fine.
 #[test]
 fn unsupported_content_type_is_415() {
     for &server in servers() {
@@ -86,6 +87,13 @@ fn unsupported_content_type_is_415() {
             ),
         );
         check_error(&resp, 415, SRV, "application/protobuf");
+        let form = "Content-Type: application/x-www-form-urlencoded";
+        let resp = exchange(
+            server,
+            srv.addr(),
+            &request("POST", "/Example.Call", &[form], body),
+        );
+        check_error(&resp, 415, SRV, "for /Example.Call (it takes application/json)");
         let json_utf8 = "Content-Type: application/json; charset=utf-8";
         let resp = exchange(
             server,
