@@ -19,6 +19,8 @@ impl Service {
         use signal_hook::consts::{SIGINT, SIGTERM};
         let service = if self.parsed { self } else { self.init() };
         crate::logger::init(&service.flags.log_level).map_err(Error::Flag)?;
+        // Dropped last, when `run` returns: joined, and the batched access lines written out.
+        let _flusher = crate::logger::Flusher::start()?;
         raise_open_files_limit();
         // Before binding: a SIGTERM that arrives during start-up already drains.
         let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT])?;
