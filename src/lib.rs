@@ -114,3 +114,8 @@ pub use server::{Limits, Server, ServerHandle, ServerKind};
 
 #[doc(hidden)]
 pub use server::http::fuzz_request;
+
+/// The README's Rust examples, compiled by `cargo test` so that following them works.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
