@@ -200,6 +200,22 @@ fn examples_unknown_flag_exits_2() {
     assert!(err.contains("bogus"), "stderr: {err:?}");
 }
 
+/// A duration no one means (it overflowed the drain's clock at SIGTERM and panicked) and a
+/// listen address already taken each exit with one line: 2 for the flag, 1 for the bind.
+#[test]
+fn examples_huge_duration_and_busy_port_exit_with_one_line() {
+    let (code, _, err) = run_to_exit("srv", &["--shutdown_timeout", "3000000000000000h"]);
+    assert_eq!(code, Some(2), "stderr: {err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "stderr: {err:?}");
+    assert!(err.contains("--shutdown_timeout") && err.contains("over the 24h limit"), "{err:?}");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = taken.local_addr().expect("addr").to_string();
+    let (code, _, err) = run_to_exit("srv", &["--server_address", &addr, "--log_level", "off"]);
+    assert_eq!(code, Some(1), "stderr: {err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "stderr: {err:?}");
+    assert!(err.starts_with("error: i/o error: cannot listen on"), "{err:?}");
+}
+
 /// `-h` exits 0 and prints usage that mentions `server_address`.
 #[test]
 fn examples_help_exits_0() {
