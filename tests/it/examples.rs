@@ -207,7 +207,10 @@ fn examples_huge_duration_and_busy_port_exit_with_one_line() {
     let (code, _, err) = run_to_exit("srv", &["--shutdown_timeout", "3000000000000000h"]);
     assert_eq!(code, Some(2), "stderr: {err}");
     assert_eq!(err.trim_end().lines().count(), 1, "stderr: {err:?}");
-    assert!(err.contains("--shutdown_timeout") && err.contains("over the 24h limit"), "{err:?}");
+    assert!(
+        err.contains("--shutdown_timeout") && err.contains("over the 24h limit"),
+        "{err:?}"
+    );
     let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = taken.local_addr().expect("addr").to_string();
     let (code, _, err) = run_to_exit("srv", &["--server_address", &addr, "--log_level", "off"]);

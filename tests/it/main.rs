@@ -18,6 +18,7 @@ mod kit;
 mod lifecycle;
 mod load;
 mod mesh;
+mod metrics;
 mod stop;
 mod stream;
 mod support;

@@ -89,3 +89,31 @@ fn stopped_service_answers_no_more() {
         }
     }
 }
+
+/// Dropping a `ServiceHandle` stops its service as `stop()` does: the port stops answering.
+#[test]
+fn a_dropped_handle_stops_its_service() {
+    for &server in servers() {
+        let srv = sample(server);
+        let addr = srv.addr();
+        check(
+            &crate::support::exchange(server, addr, &request("GET", "/hello?name=x", &[], "")),
+            200,
+            "hello x",
+        );
+        drop(srv); // returns once every thread is joined
+        let refused = match TcpStream::connect(addr) {
+            Err(_) => true,
+            // tiny_http's accept thread may still hold the socket a moment; nothing answers.
+            Ok(mut s) => {
+                s.set_read_timeout(Some(Duration::from_secs(2))).expect("timeout");
+                let _ = s.write_all(b"GET /health HTTP/1.1\r\nConnection: close\r\n\r\n");
+                matches!(s.read(&mut [0; 64]), Ok(0) | Err(_))
+            }
+        };
+        assert!(
+            refused,
+            "[{server}] the port still answers after the handle was dropped"
+        );
+    }
+}
