@@ -58,6 +58,8 @@ mod handler;
 mod health;
 mod logger;
 mod metadata;
+#[allow(dead_code)] // not wired into the servers and the client yet
+mod metrics;
 mod name;
 mod record;
 mod resolve;
