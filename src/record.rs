@@ -77,6 +77,9 @@ pub enum Shed {
 }
 
 impl Shed {
+    /// Every reason, in the order of their label values.
+    pub const ALL: [Shed; 3] = [Shed::Connections, Shed::Draining, Shed::InFlight];
+
     /// The label value: `in_flight`, `connections` or `draining`.
     pub fn as_str(self) -> &'static str {
         match self {

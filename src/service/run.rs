@@ -67,9 +67,8 @@ impl Service {
     /// `error: ...`, on stderr, and the exit code is 1 (2 for a bad flag, as `init` exits).
     ///
     /// ```no_run
-    /// # use micro_mesh::Service;
     /// fn main() -> std::process::ExitCode {
-    ///     Service::new("go.micro.srv.sample").main()
+    ///     micro_mesh::Service::new("go.micro.srv.sample").main()
     /// }
     /// ```
     pub fn main(self) -> ExitCode {

@@ -66,7 +66,7 @@ impl Conn<'_> {
                 pipeline.finish(ticket, busy.status, 0, busy.body.bytes().len());
                 return self.refuse_with(busy);
             }
-            let in_flight = match pipeline.admit(&ticket) {
+            let mut in_flight = match pipeline.admit(&ticket) {
                 Ok(guard) => guard,
                 Err(busy) if head.framing == Framing::Empty => {
                     let keep_alive = head.keep_alive && !self.shared.stopping();
@@ -102,6 +102,11 @@ impl Conn<'_> {
                 peer: Some(self.peer),
             };
             let response = pipeline.answer(&ticket, head.headers, request);
+            // The handler is done unless it streams: its slot is free before the answer is
+            // written, so a client that sends its next request on reading this one finds it free.
+            if !response.body.is_stream() {
+                in_flight = None;
+            }
             // A stream to an HTTP/1.0 peer has no chunked framing: it ends when the connection does.
             let unframed = head.http10 && response.body.is_stream();
             let keep_alive =

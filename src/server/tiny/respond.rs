@@ -48,7 +48,7 @@ pub(super) fn handle(shared: &Shared, mut rq: tiny_http::Request, refused: Optio
         let resp = pipeline.error(&err);
         return respond(pipeline, ticket, rq, resp, 0);
     }
-    let _in_flight = match pipeline.admit(&ticket) {
+    let mut in_flight = match pipeline.admit(&ticket) {
         Ok(guard) => guard,
         Err(busy) => return respond(pipeline, ticket, rq, busy, 0),
     };
@@ -57,7 +57,12 @@ pub(super) fn handle(shared: &Shared, mut rq: tiny_http::Request, refused: Optio
             let bytes_in = body.len();
             request.body = body;
             let resp = pipeline.answer(&ticket, metadata, request);
+            // The handler is done unless it streams: its slot is free before the answer is written.
+            if !resp.body.is_stream() {
+                in_flight = None;
+            }
             respond(pipeline, ticket, rq, resp, bytes_in);
+            drop(in_flight);
         }
         Err(err) => {
             let resp = pipeline.error(&err);
