@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::codec::Codecs;
+use crate::codec::{Codec, Codecs};
 use crate::error::{CLIENT_ID, Error};
 use crate::metadata::Metadata;
 
@@ -159,9 +159,7 @@ pub trait Caller {
         Q: Serialize + ?Sized,
         R: DeserializeOwned,
     {
-        let codecs = Codecs::<R, Q>::json();
-        let codec = codecs.accepts[0];
-        let body = codecs.encode(codec, request)?;
+        let (codecs, codec, body) = encode_request::<Q, R>(request)?;
         let reply = self.send(&Call::new(
             service,
             endpoint,
@@ -187,9 +185,7 @@ pub trait Caller {
         Q: Serialize + ?Sized,
         R: DeserializeOwned,
     {
-        let codecs = Codecs::<R, Q>::json();
-        let codec = codecs.accepts[0];
-        let body = codecs.encode(codec, request)?;
+        let (codecs, codec, body) = encode_request::<Q, R>(request)?;
         let messages = self.send_stream(&Call::new(
             service,
             endpoint,
@@ -199,6 +195,18 @@ pub trait Caller {
         ))?;
         Ok(messages.map(move |m| m.and_then(|bytes| codecs.decode(codec, &bytes))))
     }
+}
+
+/// A typed call's codecs, the codec it sends with (their preferred one) and its encoded request.
+fn encode_request<Q, R>(request: &Q) -> Result<(Codecs<R, Q>, Codec, Vec<u8>), Error>
+where
+    Q: Serialize + ?Sized,
+    R: DeserializeOwned,
+{
+    let codecs = Codecs::<R, Q>::json();
+    let codec = codecs.accepts[0];
+    let body = codecs.encode(codec, request)?;
+    Ok((codecs, codec, body))
 }
 
 /// Every client makes typed calls.

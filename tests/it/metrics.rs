@@ -47,16 +47,32 @@ fn await_value(label: &str, addr: std::net::SocketAddr, name: &str, want: f64) -
     }
 }
 
+/// The sample service on `server` with one in-flight slot.
+fn one_slot(server: &str) -> micro_mesh::ServiceHandle {
+    sample_with(
+        server,
+        Limits {
+            max_in_flight: 1,
+            ..Limits::default()
+        },
+    )
+}
+
+/// Runs `f` while a 300 ms request holds the only in-flight slot (known from the server's own
+/// in-flight gauge, not a sleep), then checks that request's answer.
+fn with_the_slot_held(server: &str, addr: std::net::SocketAddr, f: impl FnOnce()) {
+    let sleeper = std::thread::spawn(move || exchange("sleeper", addr, &rpc("Example.Sleep", "{}")));
+    await_value(server, addr, "micro_server_requests_in_flight", 1.0);
+    f();
+    check(&sleeper.join().expect("sleeper"), 200, "slept");
+}
+
 /// Requests of each kind, an error of each kind and one shed request are counted exactly, by
 /// route (an unknown path under `unmatched`, never its text), code and protocol.
 #[test]
 fn counters_match_the_requests_sent_on_both_servers() {
     for &server in servers() {
-        let limits = Limits {
-            max_in_flight: 1,
-            ..Limits::default()
-        };
-        let srv = sample_with(server, limits);
+        let srv = one_slot(server);
         let addr = srv.addr();
         let call = |body: &str| exchange(server, addr, &rpc("Example.Call", body));
         for _ in 0..3 {
@@ -86,11 +102,10 @@ fn counters_match_the_requests_sent_on_both_servers() {
             200,
             "ok",
         );
-        // One request holds the only in-flight slot; the next is shed with a 503.
-        let sleeper = std::thread::spawn(move || exchange("sleeper", addr, &rpc("Example.Sleep", "{}")));
-        await_value(server, addr, "micro_server_requests_in_flight", 1.0);
-        check(&call(r#"{"name":"Shed"}"#), 503, "server busy");
-        check(&sleeper.join().expect("sleeper"), 200, "slept");
+        // While one request holds the only in-flight slot, the next is shed with a 503.
+        with_the_slot_held(server, addr, || {
+            check(&call(r#"{"name":"Shed"}"#), 503, "server busy")
+        });
 
         let text = await_value(server, addr, "micro_server_requests_in_flight", 0.0);
         let requests = |route: &str, code: &str| {
@@ -142,16 +157,22 @@ fn counters_match_the_requests_sent_on_both_servers() {
 #[test]
 fn metrics_skip_the_caps_and_can_be_turned_off() {
     for &server in servers() {
-        let limits = Limits {
-            max_in_flight: 1,
-            ..Limits::default()
-        };
-        let srv = sample_with(server, limits);
+        let srv = one_slot(server);
         let addr = srv.addr();
-        let sleeper = std::thread::spawn(move || exchange("sleeper", addr, &rpc("Example.Sleep", "{}")));
-        // Answered while the one slot is held: scraping is how this test knows it is held.
-        await_value(server, addr, "micro_server_requests_in_flight", 1.0);
-        check(&sleeper.join().expect("sleeper"), 200, "slept");
+        // Scraped while the one slot is held (how the helper knows it is held), and again.
+        with_the_slot_held(server, addr, || {
+            let text = scrape(server, addr);
+            assert_eq!(
+                value(&text, "micro_server_requests_in_flight", &[]),
+                Some(1.0),
+                "{text}"
+            );
+            check(
+                &exchange(server, addr, &request("GET", "/health", &[], "")),
+                200,
+                "ok",
+            );
+        });
         stop(server, srv);
 
         let off = Service::new(SRV)
