@@ -91,6 +91,11 @@ impl<In, Out: ?Sized> Codecs<In, Out> {
     pub fn encode(&self, codec: Codec, value: &Out) -> Result<Vec<u8>, Error> {
         (self.encode)(codec, value)
     }
+
+    /// The encoding function itself (a stream keeps it for its messages).
+    pub fn encoder(&self) -> fn(Codec, &Out) -> Result<Vec<u8>, Error> {
+        self.encode
+    }
 }
 
 /// The 415 for a content type `what` (a path or endpoint) does not take: it names what it takes.
@@ -105,12 +110,10 @@ pub(crate) fn unsupported(content_type: &str, what: &str, accepts: &[Codec]) -> 
     )
 }
 
-/// One message of a server stream as its NDJSON line: the JSON and a newline, into `line`.
-pub fn ndjson_line<T: Serialize + ?Sized>(message: &T, line: &mut Vec<u8>) -> Result<(), Error> {
-    line.clear();
-    serde_json::to_writer(&mut *line, message)?;
-    line.push(b'\n');
-    Ok(())
+/// Frames one encoded JSON message as its NDJSON line: the message and a newline, into `out`.
+pub fn ndjson_line(message: &[u8], out: &mut Vec<u8>) {
+    out.extend_from_slice(message);
+    out.push(b'\n');
 }
 
 impl From<serde_json::Error> for Error {
@@ -266,8 +269,8 @@ mod tests {
 
     #[test]
     fn ndjson_lines_end_in_a_newline() {
-        let mut line = b"stale".to_vec();
-        ndjson_line(&Hello { name: "a".into() }, &mut line).unwrap();
+        let mut line = Vec::new();
+        ndjson_line(&encode(&Hello { name: "a".into() }).unwrap(), &mut line);
         assert_eq!(line, b"{\"name\":\"a\"}\n");
     }
 

@@ -1,33 +1,39 @@
 //! Server streams: a handler sends typed messages one at a time to a server-provided sink.
 //!
-//! The handler's end is a [`Stream`]; the server's end a [`Sink`] that writes each framed
-//! message before returning (that is the backpressure). A [`Streamer`] is the type-erased rest
-//! of a streaming handler's work, carried in a response and run once its head is out.
+//! The handler's end is a [`Stream`], which encodes each message with the request's codec; the
+//! server's end a [`Sink`], which frames it as its wire does (an NDJSON line over HTTP/1.1) and
+//! writes it before returning (that is the backpressure). A [`Streamer`] is the type-erased
+//! rest of a streaming handler's work, carried in a response and run once its head is out.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::codec;
-use crate::error::Error;
+use crate::codec::{self, Codec};
+use crate::error::{Error, WireError};
 
-/// Where a server writes a stream's bytes: each call is one chunk, sent before it returns.
+/// Where a server writes a stream: each message framed as its wire frames them, sent before
+/// the call returns.
 pub trait Sink {
-    /// Writes one chunk; blocks while the peer does not read (that is the backpressure).
-    fn write_chunk(&mut self, data: &[u8]) -> std::io::Result<()>;
+    /// Writes one encoded message (an NDJSON line over HTTP/1.1); blocks while the peer does
+    /// not read (that is the backpressure).
+    fn write_message(&mut self, message: &[u8]) -> std::io::Result<()>;
+
+    /// Ends a started stream with an error (over HTTP/1.1 a last `{"error":{...}}` line).
+    fn write_error(&mut self, error: &WireError) -> std::io::Result<()>;
 }
 
-/// Writes one message of type `M`, framed, into the buffer (an NDJSON line today).
-type Frame<M> = fn(&M, &mut Vec<u8>) -> Result<(), Error>;
+/// Encodes one message of type `M` with a codec.
+type Encode<M> = fn(Codec, &M) -> Result<Vec<u8>, Error>;
 
 /// A handler's end of a server stream of `M` messages: [`send`](Stream::send) them one at a time.
 pub struct Stream<'a, M: ?Sized> {
     sink: &'a mut dyn Sink,
     deadline: Option<Instant>,
-    line: Vec<u8>,
     broken: bool,
-    frame: Frame<M>,
+    codec: Codec,
+    encode: Encode<M>,
 }
 
 impl<M: ?Sized> Stream<'_, M> {
@@ -40,8 +46,8 @@ impl<M: ?Sized> Stream<'_, M> {
         if self.deadline.is_some_and(|d| Instant::now() >= d) {
             return Err(Error::new(408, "deadline reached during the stream"));
         }
-        (self.frame)(message, &mut self.line)?;
-        self.sink.write_chunk(&self.line).map_err(|e| {
+        let encoded = (self.encode)(self.codec, message)?;
+        self.sink.write_message(&encoded).map_err(|e| {
             self.broken = true;
             Error::new(503, format!("the client closed the stream: {e}"))
         })
@@ -68,19 +74,30 @@ impl std::fmt::Debug for Streamer {
 }
 
 impl Streamer {
-    /// Wraps the work of an NDJSON stream of `M`; `id` names its errors, `deadline` bounds it.
+    /// Wraps the work of a JSON stream of `M`; `id` names its errors, `deadline` bounds it.
     pub fn new<M: Serialize + ?Sized + 'static>(
         id: &str,
         deadline: Option<Instant>,
+        f: impl FnOnce(&mut Stream<'_, M>) -> Result<(), Error> + Send + 'static,
+    ) -> Streamer {
+        Streamer::encoded(id, deadline, Codec::Json, |_, m: &M| codec::encode(m), f)
+    }
+
+    /// Wraps the work of a stream whose messages `encode` writes with `codec`.
+    pub(crate) fn encoded<M: ?Sized + 'static>(
+        id: &str,
+        deadline: Option<Instant>,
+        codec: Codec,
+        encode: Encode<M>,
         f: impl FnOnce(&mut Stream<'_, M>) -> Result<(), Error> + Send + 'static,
     ) -> Streamer {
         let run = move |sink: &mut dyn Sink| {
             let mut stream = Stream {
                 sink,
                 deadline,
-                line: Vec::new(),
                 broken: false,
-                frame: |message: &M, line: &mut Vec<u8>| codec::ndjson_line(message, line),
+                codec,
+                encode,
             };
             let result = catch_unwind(AssertUnwindSafe(|| f(&mut stream)));
             (result, stream.broken)
@@ -91,9 +108,9 @@ impl Streamer {
         }
     }
 
-    /// Runs the handler against `sink`. A handler error or panic after the stream started is
-    /// sent as a last line `{"error":{...}}` (a panic's text never is). Returns whether the
-    /// connection is still in step (false once a write failed).
+    /// Runs the handler against `sink`. A handler error or panic after the stream started goes
+    /// to [`Sink::write_error`] (a panic's text never does). Returns whether the connection is
+    /// still in step (false once a write failed).
     pub fn run(self, sink: &mut dyn Sink) -> bool {
         let (result, broken) = (self.f)(sink);
         let err = match result {
@@ -104,10 +121,7 @@ impl Streamer {
                 Error::internal("handler panicked")
             }
         };
-        !broken
-            && sink
-                .write_chunk(&codec::encode_stream_error(&err.wire(&self.id)))
-                .is_ok()
+        !broken && sink.write_error(&err.wire(&self.id)).is_ok()
     }
 }
 
@@ -115,21 +129,25 @@ impl Streamer {
 mod tests {
     use super::*;
 
-    /// Collects chunks; fails every write after `fail_after` of them.
+    /// Collects messages (and an error as `!CODE`); fails every write after `.1` of them.
     struct Chunks(Vec<Vec<u8>>, usize);
 
     impl Sink for Chunks {
-        fn write_chunk(&mut self, data: &[u8]) -> std::io::Result<()> {
+        fn write_message(&mut self, data: &[u8]) -> std::io::Result<()> {
             if self.0.len() >= self.1 {
                 return Err(std::io::ErrorKind::BrokenPipe.into());
             }
             self.0.push(data.to_vec());
             Ok(())
         }
+
+        fn write_error(&mut self, error: &WireError) -> std::io::Result<()> {
+            self.write_message(format!("!{}:{}", error.code, error.id).as_bytes())
+        }
     }
 
     #[test]
-    fn messages_are_lines_and_a_late_error_is_the_last_line() {
+    fn messages_are_encoded_one_each_and_a_late_error_ends_the_stream() {
         let streamer = Streamer::new("svc", None, |out: &mut Stream<'_, u32>| {
             out.send(&1)?;
             out.send(&2)?;
@@ -137,10 +155,8 @@ mod tests {
         });
         let mut sink = Chunks(Vec::new(), usize::MAX);
         assert!(streamer.run(&mut sink));
-        let lines: Vec<&[u8]> = sink.0.iter().map(Vec::as_slice).collect();
-        assert_eq!(&lines[..2], [&b"1\n"[..], b"2\n"]);
-        let last = String::from_utf8_lossy(lines[2]);
-        assert!(last.starts_with(r#"{"error":{"id":"svc","code":409"#), "{last}");
+        let sent: Vec<&[u8]> = sink.0.iter().map(Vec::as_slice).collect();
+        assert_eq!(sent, [&b"1"[..], b"2", b"!409:svc"]);
     }
 
     #[test]
@@ -153,6 +169,6 @@ mod tests {
         });
         let mut sink = Chunks(Vec::new(), 1);
         assert!(!streamer.run(&mut sink), "out of step after a failed write");
-        assert_eq!(sink.0, [b"\"a\"\n".to_vec()]);
+        assert_eq!(sink.0, [b"\"a\"".to_vec()]);
     }
 }

@@ -94,9 +94,12 @@ where
         let codec = request_codec(&self.codecs, ctx, &req)?;
         let request = self.codecs.decode(codec, &req.body)?;
         let (f, ctx) = (self.f.clone(), ctx.clone());
-        Ok(Response::stream(Streamer::new(
+        let encode = self.codecs.encoder();
+        Ok(Response::stream(Streamer::encoded(
             &self.id,
             ctx.deadline(),
+            codec,
+            encode,
             move |out: &mut Stream<'_, M>| f(&ctx, request, out),
         )))
     }

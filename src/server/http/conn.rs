@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 use super::body::{self, BodyError, Buf};
 use super::head::{self, Framing, Head, Reject};
 use super::{BUSY, FRESH, HEAD, IDLE, Shared, Slot};
-use crate::error::Error;
+use crate::codec;
+use crate::error::{Error, WireError};
 use crate::handler::{Body, Request, Response};
 use crate::record::{Protocol, Shed};
 use crate::status::reason;
@@ -346,23 +347,36 @@ impl Conn<'_> {
     }
 }
 
-/// Writes each message of a stream as one chunk (or raw, to an HTTP/1.0 peer), in one `write`.
+/// Writes each message of a stream as an NDJSON line in one chunk (or raw, to an HTTP/1.0
+/// peer), in one `write`.
 struct ChunkSink<'a> {
     stream: &'a TcpStream,
     buf: Vec<u8>,
     chunked: bool,
 }
 
-impl Sink for ChunkSink<'_> {
-    fn write_chunk(&mut self, data: &[u8]) -> io::Result<()> {
-        if !self.chunked {
-            return (&mut &*self.stream).write_all(data);
-        }
+impl ChunkSink<'_> {
+    /// Writes one NDJSON line (`line` without its newline) as one chunk.
+    fn write_line(&mut self, line: &[u8]) -> io::Result<()> {
         self.buf.clear();
-        let _ = write!(self.buf, "{:x}\r\n", data.len());
-        self.buf.extend_from_slice(data);
-        self.buf.extend_from_slice(b"\r\n");
+        if self.chunked {
+            let _ = write!(self.buf, "{:x}\r\n", line.len() + 1);
+        }
+        codec::ndjson_line(line, &mut self.buf);
+        if self.chunked {
+            self.buf.extend_from_slice(b"\r\n");
+        }
         (&mut &*self.stream).write_all(&self.buf)
+    }
+}
+
+impl Sink for ChunkSink<'_> {
+    fn write_message(&mut self, message: &[u8]) -> io::Result<()> {
+        self.write_line(message)
+    }
+
+    fn write_error(&mut self, error: &WireError) -> io::Result<()> {
+        self.write_line(codec::encode_stream_error(error).trim_ascii_end())
     }
 }
 

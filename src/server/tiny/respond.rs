@@ -6,7 +6,8 @@ use std::thread;
 use std::time::Instant;
 
 use super::Shared;
-use crate::error::Error;
+use crate::codec;
+use crate::error::{Error, WireError};
 use crate::handler::{Body, Request, Response};
 use crate::metadata::Metadata;
 use crate::pipeline::{Pipeline, Ticket};
@@ -171,13 +172,24 @@ fn respond_stream(
     result
 }
 
+/// Hands each NDJSON line of a stream to tiny_http's reader thread.
 struct ChannelSink(mpsc::SyncSender<Vec<u8>>);
 
+impl ChannelSink {
+    fn send(&mut self, line: Vec<u8>) -> io::Result<()> {
+        self.0.send(line).map_err(|_| io::ErrorKind::BrokenPipe.into())
+    }
+}
+
 impl Sink for ChannelSink {
-    fn write_chunk(&mut self, data: &[u8]) -> io::Result<()> {
-        self.0
-            .send(data.to_vec())
-            .map_err(|_| io::ErrorKind::BrokenPipe.into())
+    fn write_message(&mut self, message: &[u8]) -> io::Result<()> {
+        let mut line = Vec::with_capacity(message.len() + 1);
+        codec::ndjson_line(message, &mut line);
+        self.send(line)
+    }
+
+    fn write_error(&mut self, error: &WireError) -> io::Result<()> {
+        self.send(codec::encode_stream_error(error))
     }
 }
 
