@@ -56,6 +56,8 @@ mod flags;
 mod goapi;
 mod handler;
 mod health;
+#[allow(dead_code)] // nothing uses the HTTP/2 codec yet: the gRPC server and client will
+mod http2;
 mod logger;
 mod metadata;
 mod name;
@@ -78,6 +80,8 @@ pub use handler::{
     Context, Handler, NEVER_FORWARDED, Request, Response, TRACE_HEADERS, forwardable, percent_decode,
 };
 pub use health::{HEALTH_PATHS, Health};
+#[doc(hidden)]
+pub use http2::fuzz_h2_frames;
 pub use metadata::Metadata;
 pub use name::{Overrides, Target, check_label, target, target_in};
 pub use router::Router;
