@@ -81,7 +81,7 @@ pub use handler::{
 };
 pub use health::{HEALTH_PATHS, Health};
 #[doc(hidden)]
-pub use http2::fuzz_h2_frames;
+pub use http2::{fuzz_h2_frames, fuzz_hpack};
 pub use metadata::Metadata;
 pub use name::{Overrides, Target, check_label, target, target_in};
 pub use router::Router;

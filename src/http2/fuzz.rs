@@ -2,6 +2,7 @@
 //! what must hold for every input, so a fuzzer's crash is a broken invariant, not just a panic.
 
 use super::frame::{self, Error, Frame, HEAD_LEN, Head, encode};
+use super::hpack::{self, Decoder, Encoder, Header, huffman, table::entry_size};
 use super::{MAX_MAX_FRAME_SIZE, MAX_STREAM_ID, MIN_MAX_FRAME_SIZE, Settings};
 
 /// Reads `bytes[1..]` as a connection reads frames, one after another, with our max frame size
@@ -130,6 +131,79 @@ fn round_trip(frame: &Frame, max: u32) {
     assert_eq!(frame::parse(&out, max), Ok(Some((want, out.len()))));
 }
 
+/// Decodes `bytes[1..]` as the header blocks of one connection, each a 2-byte big-endian
+/// length and its bytes, with `bytes[0]` choosing our SETTINGS_HEADER_TABLE_SIZE (0, 64, 256 or
+/// 4096, so that the first block may owe a size update) and the header list limit (64 bytes to
+/// 1 MiB). Checks that what reaches the caller never passes the limit, that the dynamic table
+/// stays within its size, that an oversized list leaves the connection usable, and that every
+/// decoded list goes through our encoder (Huffman or not) and back unchanged. Each block is also
+/// tried as a Huffman string, which must re-encode to the same bytes.
+/// For fuzzing (`fuzz/`): it must return, without panicking, for any input.
+#[doc(hidden)]
+pub fn fuzz_hpack(bytes: &[u8]) {
+    let Some((&config, mut rest)) = bytes.split_first() else {
+        return;
+    };
+    let table_size = [0, 64, 256, 4096][usize::from(config & 3)];
+    let max_list = [64, 1024, 16 * 1024, 1 << 20][usize::from(config >> 2 & 3)];
+    let mut decoder = Decoder::new(4096, max_list);
+    decoder.set_header_table_size(table_size);
+    // Our encoder talking to a peer that advertised the same table size, across blocks.
+    let (mut encoder, mut peer) = (Encoder::new(), Decoder::new(4096, usize::MAX));
+    encoder.set_header_table_size(table_size);
+    peer.set_header_table_size(table_size);
+    while !rest.is_empty() {
+        let len = match rest {
+            [hi, lo, ..] => usize::from(u16::from_be_bytes([*hi, *lo])),
+            _ => 0,
+        };
+        let (block, tail) = rest[rest.len().min(2)..].split_at(len.min(rest.len().saturating_sub(2)));
+        rest = tail;
+        huffman_round_trip(block);
+        let (mut fields, mut emitted) = (Vec::new(), 0usize);
+        let result = decoder.decode_with(block, |name, value, sensitive| {
+            emitted += entry_size(name, value);
+            fields.push(Header {
+                name: name.to_vec(),
+                value: value.to_vec(),
+                sensitive,
+            });
+        });
+        assert!(
+            emitted <= max_list,
+            "{emitted} bytes of fields passed the {max_list} limit"
+        );
+        let table = decoder.table();
+        assert!(table.size() <= table.max_size() && table.max_size() <= table_size.max(4096));
+        match result {
+            Ok(()) => {}
+            // The block was decoded to its end: the next one decodes against the same table.
+            Err(hpack::Error::HeaderListTooLarge) => continue,
+            Err(hpack::Error::Compression(_)) => return,
+        }
+        let mut out = Vec::new();
+        encoder.encode(&fields, &mut out);
+        assert_eq!(peer.decode(&out).as_ref(), Ok(&fields));
+        let mut plain = Encoder::new();
+        plain.set_huffman(false);
+        out.clear();
+        plain.encode(&fields, &mut out);
+        assert_eq!(Decoder::new(4096, usize::MAX).decode(&out), Ok(fields));
+    }
+}
+
+/// Valid padding is unique (under 8 bits, all ones), so a string that decodes re-encodes to
+/// exactly its bytes.
+fn huffman_round_trip(coded: &[u8]) {
+    let mut plain = Vec::new();
+    if huffman::decode(coded, &mut plain).is_ok() {
+        assert!(plain.len() <= coded.len() * 8 / 5);
+        let mut again = Vec::new();
+        huffman::encode(&plain, &mut again);
+        assert_eq!(again, coded);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -147,5 +221,18 @@ mod tests {
         fuzz_h2_frames(&bytes);
         fuzz_h2_frames(&[1, 0, 0, 0, 4, 0, 0, 0, 0, 1]); // SETTINGS on a stream
         fuzz_h2_frames(&[]);
+    }
+
+    #[test]
+    fn fuzz_hpack_entry_decodes_length_prefixed_blocks() {
+        // Table 0, limit 16 KiB: the first block is the size update it owes.
+        let mut bytes = vec![0b1000, 0, 1, 0x20];
+        bytes.extend_from_slice(&[0, 3, 0x82, 0x86, 0x84]);
+        bytes.extend_from_slice(&[0, 1, 0xbe]); // bad index: the connection ends here
+        bytes.extend_from_slice(&[0, 1, 0x82]);
+        fuzz_hpack(&bytes);
+        fuzz_hpack(&[0b1111, 0, 2, 0x20, 0x82, 9]); // a block of 2, then a truncated length
+        fuzz_hpack(&[0, 0xff, 0xff, 0x82]); // a length past the end
+        fuzz_hpack(&[]);
     }
 }

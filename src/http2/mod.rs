@@ -1,14 +1,15 @@
-//! HTTP/2 without I/O: the frame codec (`frame`) that the gRPC server and client build on, plus
-//! what they share: the preface, error codes and SETTINGS.
+//! HTTP/2 without I/O: the frame codec (`frame`) and header compression (`hpack`) that the gRPC
+//! server and client build on, plus what both share: the preface, error codes and SETTINGS.
 //!
 //! Everything here works on byte slices and `Vec<u8>`s; reading, writing, streams and flow
 //! control are the connection's job.
 
 pub mod frame;
 mod fuzz;
+pub mod hpack;
 
 #[doc(hidden)]
-pub use fuzz::fuzz_h2_frames;
+pub use fuzz::{fuzz_h2_frames, fuzz_hpack};
 
 /// The client connection preface (RFC 9113 section 3.4), the first bytes a client sends.
 pub const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
