@@ -67,6 +67,8 @@ mod error;
 mod metadata;
 mod name;
 mod codec;
+#[allow(dead_code)] // the HTTP/2 server uses it next
+mod http2;
 // Counting, resolving, streaming.
 mod metrics;
 mod resolve;
@@ -112,6 +114,8 @@ pub use server::http::HttpServer;
 pub use server::tiny::TinyHttpServer;
 pub use server::{Limits, Server, ServerHandle, ServerKind};
 
+#[doc(hidden)]
+pub use http2::{fuzz_h2_frames, fuzz_hpack};
 #[doc(hidden)]
 pub use server::http::fuzz_request;
 
