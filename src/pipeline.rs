@@ -66,11 +66,12 @@ impl Ticket {
     }
 }
 
-/// A request counted against the in-flight cap until dropped.
+/// A request counted against the in-flight cap until dropped (it may move to another thread:
+/// an HTTP/2 stream's handler runs on a pool thread of its own).
 #[must_use = "the request counts as in flight until this is dropped"]
-pub struct InFlight<'a>(&'a AtomicUsize);
+pub struct InFlight(Arc<AtomicUsize>);
 
-impl Drop for InFlight<'_> {
+impl Drop for InFlight {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::AcqRel);
     }
@@ -84,7 +85,7 @@ pub struct Pipeline {
     metrics: Option<Arc<Metrics>>,
     metrics_path: Option<String>,
     max_in_flight: usize,
-    in_flight: AtomicUsize,
+    in_flight: Arc<AtomicUsize>,
     /// Label ids: the router's routes, then the health paths, the metrics path, unmatched.
     routes: usize,
 }
@@ -107,7 +108,7 @@ impl Pipeline {
             metrics,
             metrics_path,
             max_in_flight: max_in_flight.max(1),
-            in_flight: AtomicUsize::new(0),
+            in_flight: Arc::new(AtomicUsize::new(0)),
             routes,
         }
     }
@@ -157,12 +158,12 @@ impl Pipeline {
 
     /// Counts the request against the in-flight cap: `Ok(None)` for the framework's own paths
     /// (never capped), `Ok(Some)` while under the cap, else the 503 to answer (counted as shed).
-    pub fn admit(&self, ticket: &Ticket) -> Result<Option<InFlight<'_>>, Response> {
+    pub fn admit(&self, ticket: &Ticket) -> Result<Option<InFlight>, Response> {
         if ticket.is_exempt() {
             return Ok(None);
         }
         let before = self.in_flight.fetch_add(1, Ordering::AcqRel);
-        let guard = InFlight(&self.in_flight);
+        let guard = InFlight(self.in_flight.clone());
         if before < self.max_in_flight {
             return Ok(Some(guard));
         }

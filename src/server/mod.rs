@@ -9,6 +9,8 @@ use crate::error::Error;
 use crate::pipeline::Pipeline;
 
 pub mod http;
+mod http2;
+mod pool;
 #[cfg(feature = "tiny-http")]
 pub mod tiny;
 
@@ -109,8 +111,11 @@ pub struct Limits {
     /// accept backlog. `http` only.
     pub max_connections: usize,
     /// Most requests in handlers at once; beyond it a request gets a fast 503 (health probes
-    /// are not counted). `http` only; tiny_http's cap is its worker count.
+    /// are not counted). HTTP/2 streams count one each.
     pub max_in_flight: usize,
+    /// Most HTTP/2 streams open at once on one connection (SETTINGS_MAX_CONCURRENT_STREAMS);
+    /// beyond it a new stream is refused (REFUSED_STREAM, which clients retry). `http` only.
+    pub max_concurrent_streams: u32,
     /// Time for a request head to arrive in full, counted from its first byte (or the accept).
     pub head_timeout: Duration,
     /// Time for a request body to arrive in full, counted from the end of its head.
@@ -141,6 +146,7 @@ impl Default for Limits {
             // A 2-core pod: 256 threads at most (stacks of 512 KiB, mostly untouched).
             max_connections: 256,
             max_in_flight: 128,
+            max_concurrent_streams: 100,
             head_timeout: Duration::from_secs(10),
             body_timeout: Duration::from_secs(30),
             // Longer than Envoy's default upstream idle timeout (1 h), so the sidecar closes first.

@@ -424,10 +424,12 @@ fn battery() -> Vec<(Case, bool)> {
             false,
         ),
         (
+            // The whole preface selects HTTP/2 (tests/it/http2.rs); a preface-shaped HTTP/1.1
+            // request line is HTTP/1.1.
             case(
-                "h2c connection preface",
-                "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
-                &[505, 400],
+                "preface-shaped HTTP/1.1 request line",
+                "PRI * HTTP/1.1\r\nHost: x\r\n\r\nSM\r\n\r\n",
+                &[400, 404, 405, 501],
                 true,
             ),
             false,

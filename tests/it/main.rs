@@ -14,6 +14,7 @@ mod examples;
 mod floors;
 mod hostile;
 mod http11;
+mod http2;
 mod kit;
 mod lifecycle;
 mod load;

@@ -11,7 +11,11 @@ use super::{BUSY, FRESH, HEAD, IDLE, Shared, Slot};
 use crate::codec;
 use crate::error::{Error, WireError};
 use crate::handler::{Body, Request, Response};
+use crate::pipeline::Pipeline;
 use crate::record::{Protocol, Shed};
+use crate::server::Limits;
+use crate::server::http2::{self, Host, StreamJob};
+use crate::server::pool::Pool;
 use crate::status::reason;
 use crate::stream::{Sink, Streamer};
 
@@ -50,6 +54,9 @@ pub(crate) fn serve(shared: &Shared, peer: SocketAddr, slot: Arc<Slot>) {
 
 impl Conn<'_> {
     fn run(&mut self) {
+        if self.speaks_http2() {
+            return;
+        }
         let pipeline = &*self.shared.pipeline;
         loop {
             let head = match self.read_head() {
@@ -122,6 +129,38 @@ impl Conn<'_> {
             }
             self.served += 1;
         }
+    }
+
+    /// Reads a new connection's first bytes: the HTTP/2 preface hands it to the HTTP/2 reader
+    /// (true: it has ended), anything else is HTTP/1.1 (false: serve it here). Only bytes that
+    /// match the preface so far are waited for, so an HTTP/1.1 request costs no extra read.
+    fn speaks_http2(&mut self) -> bool {
+        let until = Instant::now() + self.shared.limits.head_timeout;
+        loop {
+            match http2::sniff(self.buf.unread()) {
+                None => return false,
+                Some(true) => break,
+                Some(false) => {
+                    let left = until.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return true;
+                    }
+                    self.set_read_timeout(left);
+                    match self.buf.fill(&mut self.stream) {
+                        Ok(0) | Err(_) => return true,
+                        Ok(_) => {}
+                    }
+                }
+            }
+        }
+        self.buf.consume(http2::PREFACE.len());
+        self.read_timeout = None; // the HTTP/2 reader sets its own
+        let host = H2Host {
+            shared: self.shared,
+            slot: &self.slot,
+        };
+        http2::serve(&host, self.stream, self.buf.unread());
+        true
     }
 
     /// Sets the socket's read timeout, skipping the system call when it is unchanged.
@@ -407,4 +446,37 @@ fn too_large_head(max: usize) -> Reject {
 
 fn is_timeout(err: &io::Error) -> bool {
     matches!(err.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)
+}
+
+/// What an HTTP/2 connection sees of the `http` server it runs in.
+struct H2Host<'a> {
+    shared: &'a Shared,
+    slot: &'a Slot,
+}
+
+impl Host for H2Host<'_> {
+    fn pipeline(&self) -> &Arc<Pipeline> {
+        &self.shared.pipeline
+    }
+
+    fn limits(&self) -> &Limits {
+        &self.shared.limits
+    }
+
+    fn streams(&self) -> &Arc<Pool<StreamJob>> {
+        &self.shared.streams
+    }
+
+    fn draining(&self) -> bool {
+        self.shared.pipeline.health().is_draining()
+    }
+
+    fn closing(&self) -> bool {
+        self.shared.closing()
+    }
+
+    fn set_busy(&self, busy: bool) -> bool {
+        self.slot
+            .enter(if busy { BUSY } else { IDLE }, self.shared.now_ms())
+    }
 }

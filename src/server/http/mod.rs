@@ -15,9 +15,9 @@ use crate::sync;
 mod body;
 mod conn;
 mod head;
-mod pool;
 
-use pool::Pool;
+use crate::server::http2::StreamJob;
+use crate::server::pool::Pool;
 
 /// The default server: HTTP/1.1 on httparse, a thread per connection from a growing pool.
 ///
@@ -132,6 +132,8 @@ pub(crate) struct Job {
 /// What every connection thread shares.
 pub(crate) struct Shared {
     pipeline: Arc<Pipeline>,
+    /// The threads of HTTP/2 request streams (a connection's own thread reads its frames).
+    streams: Arc<Pool<StreamJob>>,
     limits: Limits,
     /// Set when the server stops: the listener closes and the drain begins.
     closing: AtomicBool,
@@ -278,8 +280,16 @@ impl Server for HttpServer {
     fn serve(self: Box<Self>, listener: TcpListener, pipeline: Arc<Pipeline>) -> Result<ServerHandle, Error> {
         let addr = listener.local_addr()?;
         crate::server::prepare_listener(&listener)?;
+        // Admitted streams are at most max_in_flight; health and metrics are not counted.
+        let streams = Pool::new(
+            format!("h2s{}", addr.port()),
+            self.limits.max_in_flight.max(1) + 2 * OVERFLOW,
+            self.limits.worker_idle,
+            Box::new(StreamJob::run),
+        );
         let shared = Arc::new(Shared {
             pipeline,
+            streams,
             limits: self.limits.clone(),
             closing: AtomicBool::new(false),
             next_conn: AtomicU64::new(0),
@@ -345,7 +355,8 @@ fn accept_loop(listener: TcpListener, shared: &Shared, pool: &Arc<Pool<Job>>) ->
     let left = drain(shared, deadline);
     // Threads blocked on a socket end as soon as it is shut; a handler that does not return by
     // then is left running (the process is about to exit, or the caller moves on).
-    let stuck = pool.close(Instant::now().max(deadline) + Duration::from_millis(250));
+    let until = Instant::now().max(deadline) + Duration::from_millis(250);
+    let stuck = pool.close(until) + shared.streams.close(until);
     if left > 0 || stuck > 0 {
         log::warn!(
             "shutdown timeout: closed {left} connections still busy; {stuck} handler threads left running"

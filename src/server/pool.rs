@@ -1,4 +1,5 @@
-//! The connection thread pool: grows on demand up to a cap, idle threads retire.
+//! The thread pool of the `http` server's connections and HTTP/2 streams: grows on demand up
+//! to a cap, idle threads retire.
 //!
 //! Each connection runs on one thread from start to end, so a handler may block (on an
 //! outbound call, say) without holding up anyone else, and no request changes threads.

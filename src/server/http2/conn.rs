@@ -1,0 +1,544 @@
+//! One HTTP/2 connection's reader: frames in, streams out to the pool, the rules of RFC 9113
+//! enforced on the way (a connection error is a GOAWAY and the end; a stream error a reset).
+//!
+//! Everything a peer can make us hold is bounded: header blocks by the head limit and the head
+//! timeout, bodies by the body limit and our windows (granted as data arrives, in batches),
+//! streams by SETTINGS_MAX_CONCURRENT_STREAMS, abuse (rapid resets, empty DATA, control
+//! floods) by counters that end the connection with ENHANCE_YOUR_CALM.
+
+use std::collections::HashMap;
+use std::io::{self, Read};
+use std::net::TcpStream;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use super::Host;
+use super::request;
+use super::stream::{StreamJob, respond};
+use super::writer::Writer;
+use crate::error::Error;
+use crate::handler::Request;
+use crate::http2::frame::{self, Frame, encode};
+use crate::http2::hpack::{self, Decoder};
+use crate::http2::{
+    ConnectionError, ErrorCode, MAX_STREAM_ID, MIN_MAX_FRAME_SIZE, SETTINGS_ENABLE_PUSH,
+    SETTINGS_INITIAL_WINDOW_SIZE, SETTINGS_MAX_CONCURRENT_STREAMS, SETTINGS_MAX_HEADER_LIST_SIZE, Settings,
+};
+use crate::record::Protocol;
+
+/// The receive window we grant each stream, and the connection as a whole.
+const STREAM_WINDOW: u32 = 1 << 20;
+const CONN_WINDOW: u32 = 16 << 20;
+/// How often an idle reader looks up (drain, idle timeout, eviction).
+const TICK: Duration = Duration::from_secs(1);
+/// Abuse limits per connection: resets of streams by the peer, empty DATA frames, and
+/// SETTINGS/PING frames while fewer requests arrive.
+const MAX_RESETS: u32 = 1000;
+const MAX_EMPTY_DATA: u32 = 1000;
+const MAX_CONTROL: u32 = 10_000;
+
+/// A stream still receiving its request.
+struct Incoming {
+    head: request::Head,
+    body: Vec<u8>,
+    /// Receive window left, and what arrived since we last granted more.
+    window: i64,
+    unacked: u32,
+    /// Answered already (its body went over the limit): what else arrives is dropped.
+    answered: bool,
+    started: Instant,
+}
+
+/// A header block being received across CONTINUATION frames.
+struct Block {
+    stream: u32,
+    end_stream: bool,
+    fragment: Vec<u8>,
+    /// The HEADERS frame named its own stream as its dependency: a stream error (5.3.1),
+    /// raised once the block is decoded so the dynamic table stays in step.
+    self_dependent: bool,
+    started: Instant,
+}
+
+struct Conn<'a> {
+    host: &'a dyn Host,
+    sock: &'a TcpStream,
+    writer: Arc<Writer>,
+    decoder: Decoder,
+    buf: Vec<u8>,
+    peer: Settings,
+    incoming: HashMap<u32, Incoming>,
+    block: Option<Block>,
+    /// The highest stream id the peer opened, and the final GOAWAY's last stream, once sent.
+    last_stream: u32,
+    final_goaway: Option<u32>,
+    first_goaway: bool,
+    /// Streams handed to the pool and not yet done.
+    active: Arc<AtomicUsize>,
+    conn_unacked: u32,
+    last_frame: Instant,
+    resets: u32,
+    empty_data: u32,
+    control: u32,
+    requests: u32,
+}
+
+/// Serves an HTTP/2 connection whose preface (and `rest`, bytes read after it) has arrived.
+pub(crate) fn serve(host: &dyn Host, sock: &TcpStream, rest: &[u8]) {
+    let limits = host.limits();
+    let Ok(clone) = sock.try_clone() else { return };
+    let writer = Arc::new(Writer::new(clone, limits.write_timeout));
+    let ours = [
+        (SETTINGS_ENABLE_PUSH, 0),
+        (SETTINGS_MAX_CONCURRENT_STREAMS, limits.max_concurrent_streams),
+        (SETTINGS_INITIAL_WINDOW_SIZE, STREAM_WINDOW),
+        (
+            SETTINGS_MAX_HEADER_LIST_SIZE,
+            u32::try_from(limits.max_head).unwrap_or(u32::MAX),
+        ),
+    ];
+    let hello = writer.frames(|out| {
+        encode::settings(out, &ours);
+        encode::window_update(out, 0, CONN_WINDOW - 65_535);
+    });
+    if hello.is_err() {
+        return;
+    }
+    let mut conn = Conn {
+        host,
+        sock,
+        writer: writer.clone(),
+        decoder: Decoder::new(4096, limits.max_head),
+        buf: rest.to_vec(),
+        peer: Settings::default(),
+        incoming: HashMap::new(),
+        block: None,
+        last_stream: 0,
+        final_goaway: None,
+        first_goaway: false,
+        active: Arc::new(AtomicUsize::new(0)),
+        conn_unacked: 0,
+        last_frame: Instant::now(),
+        resets: 0,
+        empty_data: 0,
+        control: 0,
+        requests: 0,
+    };
+    let _ = sock.set_read_timeout(Some(TICK));
+    if let Err(err) = conn.run() {
+        log::debug!("http2 connection error: {} ({:?})", err.reason, err.code);
+        let last = conn.last_stream;
+        let _ = writer.frames(|out| encode::goaway(out, last, err.code, err.reason.as_bytes()));
+    }
+    writer.kill();
+}
+
+/// A connection error of type ENHANCE_YOUR_CALM.
+fn calm(reason: &'static str) -> ConnectionError {
+    ConnectionError {
+        code: ErrorCode::EnhanceYourCalm,
+        reason,
+    }
+}
+
+impl Conn<'_> {
+    /// Reads and handles frames until the connection ends; `Err` is the GOAWAY to send.
+    fn run(&mut self) -> Result<(), ConnectionError> {
+        let mut settled = false; // the peer's first frame must be SETTINGS (3.4)
+        let mut scratch = vec![0u8; 16 * 1024];
+        loop {
+            // Frames borrow the buffer, so it is taken out while they are handled.
+            let mut buf = std::mem::take(&mut self.buf);
+            let mut at = 0;
+            let handled = loop {
+                match frame::parse(&buf[at..], MIN_MAX_FRAME_SIZE) {
+                    Ok(None) => break Ok(()),
+                    Ok(Some((frame, used))) => {
+                        at += used;
+                        if !settled && !matches!(frame, Frame::Settings { ack: false, .. }) {
+                            break Err(ConnectionError::protocol(
+                                "the preface was not followed by SETTINGS",
+                            ));
+                        }
+                        settled = true;
+                        self.last_frame = Instant::now();
+                        if let Err(err) = self.handle(frame) {
+                            break Err(err);
+                        }
+                    }
+                    Err(frame::Error::Connection(err)) => break Err(err),
+                    Err(frame::Error::Stream {
+                        stream,
+                        code,
+                        consumed,
+                        ..
+                    }) => {
+                        at += consumed;
+                        self.reset(stream, code);
+                    }
+                }
+            };
+            buf.drain(..at);
+            self.buf = buf;
+            handled?;
+            if !self.tick(settled)? {
+                return Ok(());
+            }
+            match self.sock.read(&mut scratch) {
+                Ok(0) => return Ok(()),
+                Ok(n) => self.buf.extend_from_slice(&scratch[..n]),
+                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return Ok(()),
+            }
+        }
+    }
+
+    /// Between reads: drain, idle timeout, slow header blocks, eviction. `false` ends quietly.
+    fn tick(&mut self, settled: bool) -> Result<bool, ConnectionError> {
+        let limits = self.host.limits();
+        let open = self.incoming.len() + self.active.load(Ordering::Acquire);
+        if !settled && self.last_frame.elapsed() >= limits.head_timeout {
+            return Err(ConnectionError::protocol("no SETTINGS in time after the preface"));
+        }
+        if let Some(block) = &self.block
+            && block.started.elapsed() >= limits.head_timeout
+        {
+            return Err(calm("a header block not received in time"));
+        }
+        if self.host.draining() && !self.first_goaway {
+            self.first_goaway = true;
+            self.goaway(MAX_STREAM_ID);
+        }
+        if self.host.closing() && self.final_goaway.is_none() {
+            self.final_goaway = Some(self.last_stream);
+            self.goaway(self.last_stream);
+        }
+        if self.final_goaway.is_some() && open == 0 {
+            return Ok(false);
+        }
+        if open == 0 && self.last_frame.elapsed() >= limits.idle_timeout {
+            self.goaway(self.last_stream);
+            return Ok(false);
+        }
+        Ok(self.host.set_busy(open > 0))
+    }
+
+    fn goaway(&self, last: u32) {
+        let _ = self
+            .writer
+            .frames(|out| encode::goaway(out, last, ErrorCode::NoError, b""));
+    }
+
+    fn reset(&mut self, stream: u32, code: ErrorCode) {
+        self.incoming.remove(&stream);
+        let _ = self.writer.reset(stream, code);
+    }
+
+    fn handle(&mut self, frame: Frame<'_>) -> Result<(), ConnectionError> {
+        if self.block.is_some() && !matches!(frame, Frame::Continuation { .. }) {
+            return Err(ConnectionError::protocol("a frame inside a header block"));
+        }
+        match frame {
+            Frame::Settings { ack: true, .. } => Ok(()),
+            Frame::Settings { params, .. } => {
+                self.control_frame()?;
+                self.peer.apply(&params)?;
+                if !self
+                    .writer
+                    .peer_settings(self.peer.initial_window_size, self.peer.max_frame_size)
+                {
+                    return Err(ConnectionError {
+                        code: ErrorCode::FlowControlError,
+                        reason: "SETTINGS_INITIAL_WINDOW_SIZE overflowed a stream's window",
+                    });
+                }
+                self.writer
+                    .header_table_size(self.peer.header_table_size.min(4096));
+                self.send(encode::settings_ack)
+            }
+            Frame::Ping { ack: true, .. } => Ok(()),
+            Frame::Ping { payload, .. } => {
+                self.control_frame()?;
+                self.send(|out| encode::ping_ack(out, payload))
+            }
+            Frame::WindowUpdate { stream, increment } => {
+                if self.writer.window_update(stream, increment) {
+                    return Ok(());
+                }
+                if stream == 0 {
+                    return Err(ConnectionError {
+                        code: ErrorCode::FlowControlError,
+                        reason: "WINDOW_UPDATE overflowed the connection's window",
+                    });
+                }
+                self.reset(stream, ErrorCode::FlowControlError);
+                Ok(())
+            }
+            Frame::RstStream { stream, .. } => {
+                self.idle_stream(stream)?;
+                self.resets += 1;
+                if self.resets > MAX_RESETS && self.resets > self.requests / 2 {
+                    return Err(calm("streams reset by the thousand"));
+                }
+                self.incoming.remove(&stream);
+                self.writer.close(stream);
+                Ok(())
+            }
+            Frame::GoAway { .. } => {
+                // The peer opens no new streams; ours finish, then the connection ends.
+                self.final_goaway.get_or_insert(self.last_stream);
+                Ok(())
+            }
+            Frame::PushPromise { .. } => Err(ConnectionError::protocol("PUSH_PROMISE from a client")),
+            Frame::Priority { .. } | Frame::Unknown { .. } => Ok(()),
+            Frame::Headers {
+                stream,
+                end_stream,
+                end_headers,
+                priority,
+                fragment,
+            } => {
+                let block = Block {
+                    stream,
+                    end_stream,
+                    fragment: fragment.to_vec(),
+                    self_dependent: priority.is_some_and(|p| p.dependency == stream),
+                    started: Instant::now(),
+                };
+                self.header_fragment(block, end_headers)
+            }
+            Frame::Continuation {
+                stream,
+                end_headers,
+                fragment,
+            } => {
+                let Some(mut block) = self.block.take() else {
+                    return Err(ConnectionError::protocol("CONTINUATION without HEADERS"));
+                };
+                if block.stream != stream {
+                    return Err(ConnectionError::protocol("CONTINUATION on another stream"));
+                }
+                block.fragment.extend_from_slice(fragment);
+                self.header_fragment(block, end_headers)
+            }
+            Frame::Data {
+                stream,
+                end_stream,
+                data,
+                flow_len,
+            } => self.data(stream, end_stream, data, flow_len),
+        }
+    }
+
+    /// A frame on a stream the peer never opened is a connection error (5.1).
+    fn idle_stream(&self, stream: u32) -> Result<(), ConnectionError> {
+        if stream > self.last_stream {
+            return Err(ConnectionError::protocol("a frame on an idle stream"));
+        }
+        Ok(())
+    }
+
+    fn control_frame(&mut self) -> Result<(), ConnectionError> {
+        self.control += 1;
+        if self.control > MAX_CONTROL && self.control > self.requests.saturating_mul(10) {
+            return Err(calm("SETTINGS or PING by the thousand"));
+        }
+        Ok(())
+    }
+
+    fn send(&self, encode: impl FnOnce(&mut Vec<u8>)) -> Result<(), ConnectionError> {
+        self.writer
+            .frames(encode)
+            .map_err(|_| ConnectionError::protocol("the peer does not read"))
+    }
+
+    /// Collects a header block; once whole, decodes it and opens (or ends) its stream.
+    fn header_fragment(&mut self, block: Block, end_headers: bool) -> Result<(), ConnectionError> {
+        let max = self.host.limits().max_head;
+        if block.fragment.len() > max + 1024 {
+            return Err(calm("a header block over the head limit"));
+        }
+        if !end_headers {
+            self.block = Some(block);
+            return Ok(());
+        }
+        let decoded = self.decoder.decode(&block.fragment);
+        let id = block.stream;
+        if self.incoming.contains_key(&id) {
+            // Trailers: they end the request; their fields are not kept.
+            decoded.map_err(compression)?;
+            if !block.end_stream {
+                return Err(ConnectionError::protocol("trailers without END_STREAM"));
+            }
+            return self.dispatch(id);
+        }
+        if id.is_multiple_of(2) || id <= self.last_stream {
+            return Err(ConnectionError::protocol(
+                "a stream id that is even or goes backwards",
+            ));
+        }
+        self.last_stream = id;
+        self.requests += 1;
+        let headers = match decoded {
+            Ok(headers) => headers,
+            Err(hpack::Error::HeaderListTooLarge) => {
+                return self.refuse_head(id, 431, "request headers over the limit");
+            }
+            Err(err) => return Err(compression(err)),
+        };
+        if block.self_dependent {
+            self.reset(id, ErrorCode::ProtocolError);
+            return Ok(());
+        }
+        let limits = self.host.limits();
+        let open = self.incoming.len() + self.active.load(Ordering::Acquire);
+        if self.final_goaway.is_some_and(|last| id > last) || open >= limits.max_concurrent_streams as usize {
+            self.reset(id, ErrorCode::RefusedStream);
+            return Ok(());
+        }
+        let head = match request::parse(headers) {
+            Ok(head) => head,
+            Err(why) => {
+                log::debug!("http2 stream {id}: malformed request: {why}");
+                self.reset(id, ErrorCode::ProtocolError);
+                return Ok(());
+            }
+        };
+        self.writer.open(id);
+        let incoming = Incoming {
+            head,
+            body: Vec::new(),
+            window: i64::from(STREAM_WINDOW),
+            unacked: 0,
+            answered: false,
+            started: block.started,
+        };
+        self.incoming.insert(id, incoming);
+        if block.end_stream {
+            return self.dispatch(id);
+        }
+        Ok(())
+    }
+
+    /// Answers a stream at once with an error and forgets its request.
+    fn refuse_head(&mut self, id: u32, status: u16, detail: &str) -> Result<(), ConnectionError> {
+        self.writer.open(id);
+        let response = self.host.pipeline().error(&Error::new(status, detail));
+        let _ = respond(&self.writer, id, response, false);
+        self.writer.close(id);
+        Ok(())
+    }
+
+    fn data(&mut self, id: u32, end_stream: bool, data: &[u8], flow_len: u32) -> Result<(), ConnectionError> {
+        self.conn_unacked += flow_len;
+        if self.conn_unacked >= CONN_WINDOW / 2 {
+            let grant = std::mem::take(&mut self.conn_unacked);
+            self.send(|out| encode::window_update(out, 0, grant))?;
+        }
+        if data.is_empty() && !end_stream {
+            self.empty_data += 1;
+            if self.empty_data > MAX_EMPTY_DATA {
+                return Err(calm("empty DATA frames by the thousand"));
+            }
+        }
+        let max_body = self.host.limits().max_body;
+        let Some(open) = self.incoming.get_mut(&id) else {
+            self.idle_stream(id)?;
+            let _ = self.writer.reset(id, ErrorCode::StreamClosed);
+            return Ok(());
+        };
+        open.window -= i64::from(flow_len);
+        if open.window < 0 {
+            self.reset(id, ErrorCode::FlowControlError);
+            return Ok(());
+        }
+        if !open.answered && open.body.len() + data.len() > max_body {
+            open.answered = true;
+            open.body = Vec::new();
+            let detail = format!("request body over the {max_body}-byte limit");
+            let response = self.host.pipeline().error(&Error::new(413, detail));
+            let _ = respond(&self.writer, id, response, false);
+            let _ = self.writer.reset(id, ErrorCode::NoError);
+        } else if !open.answered {
+            open.body.extend_from_slice(data);
+        }
+        open.unacked += flow_len;
+        if !end_stream && open.unacked >= STREAM_WINDOW / 2 {
+            let grant = std::mem::take(&mut open.unacked);
+            open.window += i64::from(grant);
+            self.send(|out| encode::window_update(out, id, grant))?;
+        }
+        if end_stream {
+            return self.dispatch(id);
+        }
+        Ok(())
+    }
+
+    /// A request has arrived whole: through the pipeline's admission to a pool thread.
+    fn dispatch(&mut self, id: u32) -> Result<(), ConnectionError> {
+        let Some(open) = self.incoming.remove(&id) else {
+            return Ok(());
+        };
+        if open.answered {
+            self.writer.close(id);
+            return Ok(());
+        }
+        let pipeline = self.host.pipeline();
+        let head = open.head;
+        let ticket = pipeline.begin(
+            Protocol::Http2,
+            &head.method,
+            &head.path,
+            &head.metadata,
+            open.started,
+        );
+        let in_flight = match pipeline.admit(&ticket) {
+            Ok(guard) => guard,
+            Err(busy) => {
+                let status = busy.status;
+                let bytes_out = busy.body.bytes().len();
+                let _ = respond(&self.writer, id, busy, head.method == "HEAD");
+                self.writer.close(id);
+                pipeline.finish(ticket, status, open.body.len(), bytes_out);
+                return Ok(());
+            }
+        };
+        let request = Request {
+            method: head.method,
+            path: head.path,
+            query: head.query,
+            body: open.body,
+            peer: self.sock.peer_addr().ok(),
+        };
+        self.active.fetch_add(1, Ordering::AcqRel);
+        let job = StreamJob {
+            id,
+            pipeline: pipeline.clone(),
+            writer: self.writer.clone(),
+            ticket,
+            in_flight,
+            metadata: head.metadata,
+            request,
+            active: self.active.clone(),
+        };
+        if !self.host.streams().submit(job) {
+            // The pool is closed (the server stops): the job and its guard are dropped.
+            self.active.fetch_sub(1, Ordering::AcqRel);
+            let _ = self.writer.reset(id, ErrorCode::RefusedStream);
+        }
+        Ok(())
+    }
+}
+
+/// A decoding error that leaves the dynamic tables out of step: the connection ends.
+fn compression(err: hpack::Error) -> ConnectionError {
+    match err {
+        hpack::Error::HeaderListTooLarge => calm("trailers over the head limit"),
+        hpack::Error::Compression(reason) => ConnectionError {
+            code: ErrorCode::CompressionError,
+            reason,
+        },
+    }
+}
