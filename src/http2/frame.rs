@@ -239,7 +239,6 @@ impl From<ConnectionError> for Error {
 mod parse;
 pub use parse::parse;
 
-/// The encoders: each appends whole frames to a `Vec<u8>`.
 pub mod encode;
 
 #[cfg(test)]

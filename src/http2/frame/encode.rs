@@ -1,5 +1,5 @@
-//! Frame encoders: each appends whole frames to a `Vec<u8>`, ready to write; the caller keeps
-//! within the peer's SETTINGS_MAX_FRAME_SIZE and flow-control windows.
+//! Frame encoders: each appends whole frames to a `Vec<u8>`, ready to write. DATA and header
+//! blocks are split at the peer's SETTINGS_MAX_FRAME_SIZE; flow control is the caller's.
 
 use super::{flag, kind};
 use crate::http2::{ErrorCode, MAX_STREAM_ID, MAX_WINDOW_SIZE, MIN_MAX_FRAME_SIZE};
