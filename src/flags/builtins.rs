@@ -118,6 +118,13 @@ pub(super) const BUILTINS: &[Builtin] = &[
         check: |v| check_cap(v),
     },
     Builtin {
+        key: "--server_max_concurrent_streams",
+        env: &["MICRO_SERVER_MAX_CONCURRENT_STREAMS"],
+        usage: "most HTTP/2 streams open at once on one connection (SETTINGS_MAX_CONCURRENT_STREAMS)",
+        slot: Slot::Count(|f| &mut f.limits.max_concurrent_streams),
+        check: |v| check_cap(v),
+    },
+    Builtin {
         key: "--server_idle_timeout",
         env: &["MICRO_SERVER_IDLE_TIMEOUT"],
         usage: "how long a kept-alive connection may sit idle (keep it above the sidecar's 1h)",

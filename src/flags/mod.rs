@@ -68,9 +68,10 @@ pub struct Flags {
     /// `--client_cluster_domain` / `MICRO_CLIENT_CLUSTER_DOMAIN`: for namespaced targets
     /// (default `cluster.local`).
     pub client_cluster_domain: String,
-    /// The server's limits and timeouts. Five are flags: `--server_max_connections`,
-    /// `--server_max_in_flight`, `--server_idle_timeout`, `--shutdown_delay` and
-    /// `--shutdown_timeout` (env `MICRO_` + the name in capitals); see [`Limits`].
+    /// The server's limits and timeouts. Six are flags: `--server_max_connections`,
+    /// `--server_max_in_flight`, `--server_max_concurrent_streams`, `--server_idle_timeout`,
+    /// `--shutdown_delay` and `--shutdown_timeout` (env `MICRO_` + the name in capitals); see
+    /// [`Limits`].
     pub limits: Limits,
     /// `--metrics_path` / `MICRO_METRICS_PATH`: where `GET` answers the Prometheus metrics
     /// (default `/metrics`; empty on the command line turns them off).

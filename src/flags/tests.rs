@@ -392,6 +392,13 @@ fn every_duration_and_count_is_bounded_at_parse_time() {
     );
     check_err("--server_max_connections 4294967296", &[], "from 1 to 1000000");
     check_err("--server_max_in_flight 1000001", &[], "from 1 to 1000000");
+    check_err("--server_max_concurrent_streams 0", &[], "from 1 to 1000000");
+    assert_eq!(
+        check("--server_max_concurrent_streams 7", &[])
+            .limits
+            .max_concurrent_streams,
+        7
+    );
     check_err("--client_retries 101", &[], "from 0 to 100");
     assert_eq!(
         check("--shutdown_timeout 24h", &[]).limits.shutdown_timeout,
