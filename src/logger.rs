@@ -14,8 +14,10 @@
 //! every [`FLUSH_EVERY`] from the [`Flusher`] that `run()` owns. A write per request was most of
 //! what the access log cost (README "Performance").
 
+use std::cell::RefCell;
 use std::fmt::Write as _;
 use std::io::Write as _;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime};
@@ -98,6 +100,17 @@ struct Logger {
 }
 
 impl Logger {
+    /// Adds one access line (without its newline) to the batch; the lines before it go out
+    /// once it passes [`BATCH`].
+    fn batch_line(&self, line: &[u8]) {
+        let mut batch = sync::lock(&self.batch);
+        if batch.len() + line.len() + 1 > BATCH {
+            Logger::write_out(&mut batch);
+        }
+        batch.extend_from_slice(line);
+        batch.push(b'\n');
+    }
+
     /// Writes `batch` out and empties it.
     fn write_out(batch: &mut Vec<u8>) {
         if !batch.is_empty() {
@@ -117,16 +130,8 @@ impl Log for Logger {
             return;
         }
         if record.target() == ACCESS {
-            // The access line is already a JSON object (see `access`): batch it, formatted
-            // straight into the batch; the lines before it go out once it passes BATCH.
-            let mut batch = sync::lock(&self.batch);
-            let before = batch.len();
-            let _ = batch.write_fmt(*record.args());
-            batch.push(b'\n');
-            if batch.len() > BATCH && before > 0 {
-                let _ = std::io::stderr().lock().write_all(&batch[..before]);
-                batch.drain(..before);
-            }
+            // An access line that came through the facade (see `access`): already JSON.
+            self.batch_line(record.args().to_string().as_bytes());
             return;
         }
         let mut line = String::with_capacity(160);
@@ -148,9 +153,12 @@ impl Log for Logger {
     }
 }
 
+/// Our logger, once `init` made it the process's.
+static LOGGER: OnceLock<Logger> = OnceLock::new();
+static INSTALLED: AtomicBool = AtomicBool::new(false);
+
 /// Installs the JSON logger with `spec` unless the process already has a logger.
 pub(crate) fn init(spec: &str) -> Result<(), String> {
-    static LOGGER: OnceLock<Logger> = OnceLock::new();
     let spec = parse_spec(spec)?;
     let max = spec.max();
     let logger = LOGGER.get_or_init(|| Logger {
@@ -159,6 +167,7 @@ pub(crate) fn init(spec: &str) -> Result<(), String> {
     });
     if log::set_logger(logger).is_ok() {
         log::set_max_level(max);
+        INSTALLED.store(true, Ordering::Release);
     }
     Ok(())
 }
@@ -218,13 +227,30 @@ pub(crate) fn access(rec: &Record<'_>) {
     if !log::log_enabled!(target: ACCESS, level) {
         return;
     }
-    let mut line = String::with_capacity(192);
+    // Each thread formats into a buffer of its own, reused: no allocation per line.
+    thread_local! {
+        static LINE: RefCell<String> = RefCell::new(String::with_capacity(256));
+    }
+    LINE.with(|line| {
+        let mut line = line.borrow_mut();
+        line.clear();
+        format_access(rec, &mut line);
+        match LOGGER.get() {
+            // Straight into our batch, without the facade's formatting machinery.
+            Some(logger) if INSTALLED.load(Ordering::Acquire) => logger.batch_line(line.as_bytes()),
+            _ => log::log!(target: ACCESS, level, "{line}"),
+        }
+    });
+}
+
+/// Formats one access line into `line`.
+fn format_access(rec: &Record<'_>, line: &mut String) {
     line.push_str("{\"time\":\"");
-    crate::time::push_rfc3339(&mut line, SystemTime::now());
+    crate::time::push_rfc3339(line, SystemTime::now());
     line.push_str("\",\"log\":\"access\",\"method\":");
-    push_json_str(&mut line, rec.method);
+    push_json_str(line, rec.method);
     line.push_str(",\"route\":");
-    push_json_str(&mut line, rec.route);
+    push_json_str(line, rec.route);
     let us = rec.duration.as_micros();
     let _ = write!(
         line,
@@ -237,11 +263,10 @@ pub(crate) fn access(rec: &Record<'_>) {
         rec.bytes_out,
     );
     match rec.request_id {
-        Some(id) => push_json_str(&mut line, id),
+        Some(id) => push_json_str(line, id),
         None => line.push_str("null"),
     }
     line.push('}');
-    log::log!(target: ACCESS, level, "{line}");
 }
 
 /// Appends `s` as a JSON string (quotes, backslashes and control characters escaped).
