@@ -198,7 +198,10 @@ pub trait Caller {
 }
 
 /// A typed call's codecs, the codec it sends with (their preferred one) and its encoded request.
-fn encode_request<Q, R>(request: &Q) -> Result<(Codecs<R, Q>, Codec, Vec<u8>), Error>
+type Encoded<Q, R> = (Codecs<R, Q>, Codec, Vec<u8>);
+
+/// Encodes a typed call's request with its preferred codec.
+fn encode_request<Q, R>(request: &Q) -> Result<Encoded<Q, R>, Error>
 where
     Q: Serialize + ?Sized,
     R: DeserializeOwned,
