@@ -3,6 +3,12 @@
 //!
 //! - [`framing`]: length-prefixed messages; the [`framing::Deframer`] cuts DATA payloads.
 //! - [`status`]: status codes, the go-micro tables both ways, `grpc-message`.
+//! - [`timeout`]: `grpc-timeout`, go-micro's `timeout`, the request's budget.
+//! - [`path`]: `/<prefix.>Service/Method` to endpoint, and back for a client.
+//! - [`content`]: gRPC content types and the codec choice.
 
+pub mod content;
 pub mod framing;
+pub mod path;
 pub mod status;
+pub mod timeout;
