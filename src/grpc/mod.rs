@@ -6,9 +6,12 @@
 //! - [`timeout`]: `grpc-timeout`, go-micro's `timeout`, the request's budget.
 //! - [`path`]: `/<prefix.>Service/Method` to endpoint, and back for a client.
 //! - [`content`]: gRPC content types and the codec choice.
+//! - [`headers`]: which headers become metadata; `-bin` values through [`b64`] (base64).
 
+pub mod b64;
 pub mod content;
 pub mod framing;
+pub mod headers;
 pub mod path;
 pub mod status;
 pub mod timeout;
