@@ -7,11 +7,13 @@
 //! - [`path`]: `/<prefix.>Service/Method` to endpoint, and back for a client.
 //! - [`content`]: gRPC content types and the codec choice.
 //! - [`headers`]: which headers become metadata; `-bin` values through [`b64`] (base64).
+//! - [`health`]: the `grpc.health.v1` messages.
 
 pub mod b64;
 pub mod content;
 pub mod framing;
 pub mod headers;
+pub mod health;
 pub mod path;
 pub mod status;
 pub mod timeout;
