@@ -116,6 +116,8 @@ pub use server::tiny::TinyHttpServer;
 pub use server::{Limits, Server, ServerHandle, ServerKind};
 
 #[doc(hidden)]
+pub use grpc::fuzz_grpc_deframe;
+#[doc(hidden)]
 pub use server::http::fuzz_request;
 
 /// The README's Rust examples, compiled by `cargo test` so that following them works.
