@@ -67,8 +67,10 @@ mod error;
 mod metadata;
 mod name;
 mod codec;
-#[allow(dead_code)] // the HTTP/2 server uses it next
+#[allow(dead_code)] // parts serve the gRPC client (next)
 mod http2;
+#[allow(dead_code)] // the gRPC server uses it next
+mod grpc;
 // Counting, resolving, streaming.
 mod metrics;
 mod resolve;
@@ -114,6 +116,8 @@ pub use server::http::HttpServer;
 pub use server::tiny::TinyHttpServer;
 pub use server::{Limits, Server, ServerHandle, ServerKind};
 
+#[doc(hidden)]
+pub use grpc::fuzz_grpc_deframe;
 #[doc(hidden)]
 pub use http2::{fuzz_h2_frames, fuzz_hpack};
 #[doc(hidden)]
