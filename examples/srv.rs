@@ -91,7 +91,9 @@ fn main() -> std::process::ExitCode {
     // Built without the protobuf codec (`--no-default-features`), the same handlers serve JSON
     // alone: the messages are serde types all the same.
     #[cfg(feature = "protobuf")]
-    let srv = srv.rpc_proto("Example.Call", call).stream_proto("Example.Stream", stream);
+    let srv = srv
+        .rpc_proto("Example.Call", call)
+        .stream_proto("Example.Stream", stream);
     #[cfg(not(feature = "protobuf"))]
     let srv = srv.rpc("Example.Call", call).stream("Example.Stream", stream);
     srv.main()

@@ -5,9 +5,9 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::codec::{Codec, Codecs};
 #[cfg(feature = "protobuf")]
 use crate::codec::ProtoMessage;
+use crate::codec::{Codec, Codecs};
 use crate::error::{CLIENT_ID, Error};
 use crate::metadata::Metadata;
 
@@ -235,12 +235,10 @@ where
     let (codecs, codec, body) = encode_request(codecs, request)?;
     let call = Call::new(service, endpoint, codec.content_type(), &body, options);
     let reply = caller.send(&call)?;
-    codecs
-        .decode(codec, &reply.body)
-        .map_err(|e| {
-            let detail = e.detail();
-            Error::with_id(CLIENT_ID, 500, format!("bad reply from {service}: {detail}"))
-        })
+    codecs.decode(codec, &reply.body).map_err(|e| {
+        let detail = e.detail();
+        Error::with_id(CLIENT_ID, 500, format!("bad reply from {service}: {detail}"))
+    })
 }
 
 /// Every client makes typed calls.

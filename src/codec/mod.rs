@@ -226,7 +226,10 @@ mod tests {
     #[test]
     fn json_replies_are_plain_application_json() {
         assert_eq!(Codec::Json.reply_content_type(None), JSON);
-        assert_eq!(Codec::Json.reply_content_type(Some("application/json; charset=utf-8")), JSON);
+        assert_eq!(
+            Codec::Json.reply_content_type(Some("application/json; charset=utf-8")),
+            JSON
+        );
         assert_eq!(Codec::Json.reply_content_type(Some("text/plain")), JSON);
     }
 
@@ -243,7 +246,9 @@ mod tests {
             r#"unsupported content type "application/x-www-form-urlencoded" for /Example.Call (it takes application/json)"#
         );
         // With or without the protobuf codec built in, serde types take JSON alone.
-        let err = codecs.select(Some("application/proto"), "/Example.Call").unwrap_err();
+        let err = codecs
+            .select(Some("application/proto"), "/Example.Call")
+            .unwrap_err();
         assert_eq!(
             (err.status(), err.detail().as_str()),
             (

@@ -111,7 +111,12 @@ mod tests {
 
     #[test]
     fn malformed_protobuf_is_a_400_saying_so() {
-        for bad in [&b"\x0a\x09Hobo"[..], b"\x0a", b"\xff\xff\xff", br#"{"name":"Hobo"}"#] {
+        for bad in [
+            &b"\x0a\x09Hobo"[..],
+            b"\x0a",
+            b"\xff\xff\xff",
+            br#"{"name":"Hobo"}"#,
+        ] {
             let err = decode::<Request>(bad).unwrap_err();
             assert_eq!(err.status(), 400, "{bad:?}");
             let detail = err.detail();
@@ -129,7 +134,10 @@ mod tests {
         assert_eq!(codecs.select(None, "/Example.Call").unwrap(), Codec::Json);
         let proto = codecs.select(Some("application/octet-stream"), "/x").unwrap();
         assert_eq!(proto, Codec::Proto);
-        assert_eq!(codecs.encode(Codec::Json, &hobo()).unwrap(), br#"{"name":"Hobo"}"#);
+        assert_eq!(
+            codecs.encode(Codec::Json, &hobo()).unwrap(),
+            br#"{"name":"Hobo"}"#
+        );
         assert_eq!(codecs.encode(Codec::Proto, &hobo()).unwrap(), b"\x0a\x04Hobo");
         assert_eq!(codecs.decode(Codec::Json, br#"{"name":"Hobo"}"#).unwrap(), hobo());
         assert_eq!(codecs.decode(Codec::Proto, b"\x0a\x04Hobo").unwrap(), hobo());
@@ -152,7 +160,10 @@ mod tests {
             )
         );
         let codecs = Codecs::<Request, Request>::proto();
-        assert_eq!(codecs.select(Some("application/protobuf"), "x").unwrap(), Codec::Proto);
+        assert_eq!(
+            codecs.select(Some("application/protobuf"), "x").unwrap(),
+            Codec::Proto
+        );
         assert_eq!(codecs.select(None, "x").unwrap_err().status(), 415);
         assert!(codecs.ndjson().is_empty());
     }
