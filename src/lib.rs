@@ -95,6 +95,8 @@ mod cli;
 pub use cli::cli_main;
 pub use client::blocking::{HttpClient, HttpClientBuilder};
 pub use client::{Call, CallOptions, Caller, Client, Messages, Reply};
+#[cfg(feature = "protobuf")]
+pub use codec::ProtoMessage;
 pub use codec::{Codec, JSON, NDJSON};
 pub use error::{CLIENT_ID, Error, WireError};
 pub use flags::{Flag, Flags};

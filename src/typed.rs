@@ -23,17 +23,21 @@ pub(crate) struct Unary<F, Q, R> {
     codecs: Codecs<Q, R>,
 }
 
-impl<F, Q: DeserializeOwned, R: Serialize> Unary<F, Q, R> {
-    /// A JSON endpoint: serde types.
-    pub(crate) fn json(f: F) -> Self {
-        Unary {
-            f,
-            codecs: Codecs::json(),
-        }
-    }
-}
-
 impl<F, Q, R> Unary<F, Q, R> {
+    /// An endpoint whose types `codecs` reads and writes.
+    pub(crate) fn new(f: F, codecs: Codecs<Q, R>) -> Self {
+        Unary { f, codecs }
+    }
+
+    /// A JSON endpoint: serde types.
+    pub(crate) fn json(f: F) -> Self
+    where
+        Q: DeserializeOwned,
+        R: Serialize,
+    {
+        Unary::new(f, Codecs::json())
+    }
+
     /// The codecs this endpoint's types support.
     pub(crate) fn codecs(&self) -> &'static [Codec] {
         self.codecs.accepts
@@ -50,10 +54,9 @@ where
         let codec = request_codec(&self.codecs, ctx, &req)?;
         let request = self.codecs.decode(codec, &req.body)?;
         let reply = (self.f)(ctx, request)?;
-        Ok(Response::bytes(
-            codec.content_type(),
-            self.codecs.encode(codec, &reply)?,
-        ))
+        // The reply echoes the request's own type: asked in application/protobuf, answered so.
+        let content_type = codec.reply_content_type(ctx.metadata().get("content-type"));
+        Ok(Response::bytes(content_type, self.codecs.encode(codec, &reply)?))
     }
 }
 
@@ -66,21 +69,30 @@ pub(crate) struct ServerStream<F, Q, M> {
     codecs: Codecs<Q, M>,
 }
 
-impl<F, Q: DeserializeOwned, M: Serialize> ServerStream<F, Q, M> {
-    /// A JSON stream (NDJSON messages); `id` names its errors.
-    pub(crate) fn json(id: &str, f: F) -> Self {
+impl<F, Q, M> ServerStream<F, Q, M> {
+    /// A stream whose request and messages `codecs` reads and writes; `id` names its errors.
+    pub(crate) fn new(id: &str, f: F, codecs: Codecs<Q, M>) -> Self {
         ServerStream {
             f: Arc::new(f),
             id: id.to_string(),
-            codecs: Codecs::json(),
+            codecs,
         }
     }
-}
 
-impl<F, Q, M> ServerStream<F, Q, M> {
-    /// The codecs this endpoint's types support.
-    pub(crate) fn codecs(&self) -> &'static [Codec] {
-        self.codecs.accepts
+    /// A JSON stream (NDJSON messages): serde types; `id` names its errors.
+    pub(crate) fn json(id: &str, f: F) -> Self
+    where
+        Q: DeserializeOwned,
+        M: Serialize,
+    {
+        ServerStream::new(id, f, Codecs::json())
+    }
+
+    /// The codecs this endpoint takes over HTTP/1.1, where a stream is NDJSON: JSON alone.
+    /// The handler keeps all its types' codecs (a gRPC framing can carry protobuf messages);
+    /// the route's check is what keeps a protobuf request off an NDJSON stream.
+    pub(crate) fn ndjson_codecs(&self) -> &'static [Codec] {
+        self.codecs.ndjson()
     }
 }
 
@@ -88,7 +100,7 @@ impl<F, Q, M> Handler for ServerStream<F, Q, M>
 where
     F: Fn(&Context, Q, &mut Stream<'_, M>) -> Result<(), Error> + Send + Sync + 'static,
     Q: Send + 'static,
-    M: Serialize + 'static,
+    M: 'static,
 {
     fn call(&self, ctx: &Context, req: Request) -> Result<Response, Error> {
         let codec = request_codec(&self.codecs, ctx, &req)?;

@@ -5,6 +5,8 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+#[cfg(feature = "protobuf")]
+use crate::codec::ProtoMessage;
 use crate::codec::{Codec, Codecs};
 use crate::error::{CLIENT_ID, Error};
 use crate::metadata::Metadata;
@@ -159,17 +161,26 @@ pub trait Caller {
         Q: Serialize + ?Sized,
         R: DeserializeOwned,
     {
-        let (codecs, codec, body) = encode_request::<Q, R>(request)?;
-        let reply = self.send(&Call::new(
-            service,
-            endpoint,
-            codec.content_type(),
-            &body,
-            options,
-        ))?;
-        codecs
-            .decode(codec, &reply.body)
-            .map_err(|e| Error::with_id(CLIENT_ID, 500, format!("bad reply from {service}: {e}")))
+        typed_call(self, Codecs::json(), service, endpoint, request, options)
+    }
+
+    /// [`call_with`](Caller::call_with) for prost messages (feature `protobuf`): sends the
+    /// request as `application/proto` and decodes the reply as protobuf. This is how to call a
+    /// stock go-micro `istio_http` service, whose default codec is protobuf; a micro-mesh
+    /// endpoint served with [`rpc_proto`](crate::Service::rpc_proto) answers it too.
+    #[cfg(feature = "protobuf")]
+    fn call_proto<Q, R>(
+        &self,
+        service: &str,
+        endpoint: &str,
+        request: &Q,
+        options: &CallOptions,
+    ) -> Result<R, Error>
+    where
+        Q: ProtoMessage,
+        R: ProtoMessage,
+    {
+        typed_call(self, Codecs::proto(), service, endpoint, request, options)
     }
 
     /// Calls a server-streaming endpoint: its messages decoded one at a time as they arrive.
@@ -185,7 +196,7 @@ pub trait Caller {
         Q: Serialize + ?Sized,
         R: DeserializeOwned,
     {
-        let (codecs, codec, body) = encode_request::<Q, R>(request)?;
+        let (codecs, codec, body) = encode_request(Codecs::<R, Q>::json(), request)?;
         let messages = self.send_stream(&Call::new(
             service,
             endpoint,
@@ -200,16 +211,34 @@ pub trait Caller {
 /// A typed call's codecs, the codec it sends with (their preferred one) and its encoded request.
 type Encoded<Q, R> = (Codecs<R, Q>, Codec, Vec<u8>);
 
-/// Encodes a typed call's request with its preferred codec.
-fn encode_request<Q, R>(request: &Q) -> Result<Encoded<Q, R>, Error>
-where
-    Q: Serialize + ?Sized,
-    R: DeserializeOwned,
-{
-    let codecs = Codecs::<R, Q>::json();
+/// Encodes a typed call's request with its types' preferred codec.
+fn encode_request<Q: ?Sized, R>(codecs: Codecs<R, Q>, request: &Q) -> Result<Encoded<Q, R>, Error> {
     let codec = codecs.accepts[0];
     let body = codecs.encode(codec, request)?;
     Ok((codecs, codec, body))
+}
+
+/// One typed unary call through `caller`: the request in the types' preferred codec, the reply
+/// decoded in the same one (a reply that does not decode is the caller's 500, naming `service`).
+fn typed_call<C, Q, R>(
+    caller: &C,
+    codecs: Codecs<R, Q>,
+    service: &str,
+    endpoint: &str,
+    request: &Q,
+    options: &CallOptions,
+) -> Result<R, Error>
+where
+    C: Caller + ?Sized,
+    Q: ?Sized,
+{
+    let (codecs, codec, body) = encode_request(codecs, request)?;
+    let call = Call::new(service, endpoint, codec.content_type(), &body, options);
+    let reply = caller.send(&call)?;
+    codecs.decode(codec, &reply.body).map_err(|e| {
+        let detail = e.detail();
+        Error::with_id(CLIENT_ID, 500, format!("bad reply from {service}: {detail}"))
+    })
 }
 
 /// Every client makes typed calls.

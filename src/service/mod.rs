@@ -1,32 +1,26 @@
 //! The `Service` builder: name, flags, server, client and handlers, ending in `run()` or `start()`.
 //!
-//! This folder: `mod.rs` the builder and `start()`; `run.rs` what a process's `main` runs
+//! This folder: `mod.rs` the builder and `start()`; `routes.rs` the endpoints and paths it
+//! serves (`rpc`, `rpc_proto`, `stream`, `api`, ...); `run.rs` what a process's `main` runs
 //! (flags, logger, signals, drain); `handle.rs` the running service.
 
 use std::ffi::OsString;
 use std::net::TcpListener;
 use std::sync::Arc;
 
-use serde::Serialize;
-use serde::de::DeserializeOwned;
-
 use crate::client::Client;
 use crate::client::blocking::HttpClient;
-use crate::codec::Codec;
 use crate::error::Error;
 use crate::flags::{self, Flag, Flags};
-use crate::goapi::{self, ApiRequest, ApiResponse};
-use crate::handler::{Context, Handler, Request};
 use crate::health::Health;
 use crate::metrics::Metrics;
 use crate::name::Overrides;
 use crate::pipeline::{self, Pipeline};
 use crate::router::{Route, Router};
 use crate::server::{Limits, Server, ServerKind};
-use crate::stream::Stream;
-use crate::typed::{ServerStream, Unary};
 
 mod handle;
+mod routes;
 mod run;
 
 pub use handle::ServiceHandle;
@@ -226,75 +220,6 @@ impl Service {
         self
     }
 
-    /// Serves RPC endpoint `endpoint` (`POST /Service.Method`) with a typed JSON handler.
-    pub fn rpc<Q, R, F>(self, endpoint: &str, f: F) -> Service
-    where
-        F: Fn(&Context, Q) -> Result<R, Error> + Send + Sync + 'static,
-        Q: DeserializeOwned + 'static,
-        R: Serialize + 'static,
-    {
-        let handler = Unary::json(f);
-        let accepts = Some(handler.codecs());
-        self.route(endpoint_path(endpoint), &["POST"], Box::new(handler), accepts)
-    }
-
-    /// Serves a server-streaming RPC endpoint: the handler gets the typed JSON request and a
-    /// [`Stream`] to send its messages on, one NDJSON line each (protocol.md section 8).
-    pub fn stream<Q, M, F>(self, endpoint: &str, f: F) -> Service
-    where
-        F: Fn(&Context, Q, &mut Stream<'_, M>) -> Result<(), Error> + Send + Sync + 'static,
-        Q: DeserializeOwned + Send + 'static,
-        M: Serialize + 'static,
-    {
-        let handler = ServerStream::json(&self.name, f);
-        let accepts = Some(handler.codecs());
-        self.route(endpoint_path(endpoint), &["POST"], Box::new(handler), accepts)
-    }
-
-    /// Serves RPC endpoint `endpoint` with a raw handler that takes any content type.
-    pub fn rpc_raw(self, endpoint: &str, handler: impl Handler) -> Service {
-        self.route(endpoint_path(endpoint), &["POST"], Box::new(handler), None)
-    }
-
-    /// Serves HTTP `path` for `methods` (API mode); the handler's status, headers and body are sent as they are.
-    pub fn api(self, path: &str, methods: &[&str], handler: impl Handler) -> Service {
-        self.route(path.to_string(), methods, Box::new(handler), None)
-    }
-
-    /// Serves HTTP `path` with a handler ported from go-micro's API: it sees the request in
-    /// go-api's `go.api.Request` shape and answers a `go.api.Response`, whose status (0 means
-    /// 200), headers and body are applied to the reply.
-    pub fn api_go<F>(self, path: &str, methods: &[&str], f: F) -> Service
-    where
-        F: Fn(&Context, ApiRequest) -> Result<ApiResponse, Error> + Send + Sync + 'static,
-    {
-        self.api(path, methods, move |ctx: &Context, req: Request| {
-            let request = goapi::to_api_request(ctx.metadata(), &req);
-            Ok(goapi::from_api_response(f(ctx, request)?))
-        })
-    }
-
-    fn route(
-        mut self,
-        path: String,
-        methods: &[&str],
-        handler: Box<dyn Handler>,
-        accepts: Option<&'static [Codec]>,
-    ) -> Service {
-        let methods = methods.iter().map(|m| m.to_ascii_uppercase()).collect();
-        let route = Route {
-            methods,
-            handler,
-            accepts,
-        };
-        // Registering a path again replaces its handler (and keeps its place).
-        match self.routes.iter_mut().find(|(p, _)| *p == path) {
-            Some((_, old)) => *old = route,
-            None => self.routes.push((path, route)),
-        }
-        self
-    }
-
     /// Binds, starts the server, and returns at once with a handle.
     pub fn start(self) -> Result<ServiceHandle, Error> {
         let limits = self.flags.limits.clone();
@@ -359,9 +284,4 @@ impl Service {
             limits.shutdown_delay,
         ))
     }
-}
-
-/// `Example.Call` -> `/Example.Call`.
-fn endpoint_path(endpoint: &str) -> String {
-    format!("/{}", endpoint.trim_start_matches('/'))
 }

@@ -20,6 +20,8 @@ mod lifecycle;
 mod load;
 mod mesh;
 mod metrics;
+#[cfg(feature = "protobuf")]
+mod proto;
 mod stop;
 mod stream;
 mod support;
