@@ -10,6 +10,8 @@
 //! - `text.rs`: the format itself: headers, escaping, exact decimals, histograms.
 
 mod calls;
+#[cfg(test)]
+mod cost;
 mod process;
 mod requests;
 #[cfg(test)]
