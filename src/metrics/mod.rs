@@ -1,15 +1,21 @@
 //! The metrics registry and its Prometheus text exposition (format 0.0.4), served at `/metrics`.
 //!
 //! Our own small exposition, not the `prometheus` crates: the families are few and fixed, and
-//! the static binary stays small. The request path is lock-free and allocation-free: a request
-//! costs three atomic adds (see the `observe_cost` test).
+//! the static binary stays small. The request path is lock-free and allocation-free: `observe`
+//! is three atomic adds and a bucket search, about 15 ns of CPU per request (release, on the
+//! project's shared 2-core VM; `cost.rs`), alone or with two threads each on its own route. Two
+//! threads hammering one route in a tight loop also pay to move its cache lines between cores:
+//! 20 to 160 ns per observe measured, by how far the two ran at once.
 //!
 //! - `requests.rs`: served requests by route, status code and protocol (atomics per cell).
 //! - `calls.rs`: outbound calls and retries by service and endpoint (a bounded, mutex'd map).
-//! - `process.rs`: the process collector, from `/proc/self` (the only I/O here).
+//! - `process.rs`: the process collector, from `/proc/self` (the only I/O outside the tests).
 //! - `text.rs`: the format itself: headers, escaping, exact decimals, histograms.
+//! - `tests.rs`: the registry's tests (promtool among them); `cost.rs`: `observe` measured.
 
 mod calls;
+#[cfg(test)]
+mod cost;
 mod process;
 mod requests;
 #[cfg(test)]
