@@ -59,6 +59,16 @@ pub struct Ticket {
 }
 
 impl Ticket {
+    /// Whether a route of the service serves the request's path.
+    pub fn is_routed(&self) -> bool {
+        matches!(self.target, Target::Route(_))
+    }
+
+    /// Whether the request came as a gRPC call.
+    pub fn is_grpc(&self) -> bool {
+        self.protocol == Protocol::Grpc
+    }
+
     /// Whether the request is one of the framework's own (health, metrics): answered outside
     /// every cap, even when every handler is busy.
     pub fn is_exempt(&self) -> bool {
@@ -193,8 +203,10 @@ impl Pipeline {
                 answer.unwrap_or_else(|| self.error(&Error::internal("not a health path")))
             }
             Target::Metrics => self.metrics_answer(&request.method, &request.path),
-            Target::Route(id) => self.router.dispatch_to(Some(id), metadata, request),
-            Target::Unmatched => self.router.dispatch_to(None, metadata, request),
+            Target::Route(id) => self
+                .router
+                .dispatch_to(Some(id), metadata, request, ticket.is_grpc()),
+            Target::Unmatched => self.router.dispatch_to(None, metadata, request, ticket.is_grpc()),
         }
     }
 

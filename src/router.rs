@@ -22,6 +22,8 @@ pub(crate) struct Route {
     pub handler: Box<dyn Handler>,
     /// The codecs a typed endpoint reads (chosen by `Content-Type`); `None` takes any body.
     pub accepts: Option<&'static [Codec]>,
+    /// The codecs it reads over gRPC, whose framing carries any (a stream's NDJSON does not).
+    pub grpc_accepts: Option<&'static [Codec]>,
 }
 
 /// Routes requests of one service to its handlers. Built by [`Service`](crate::Service).
@@ -83,11 +85,18 @@ impl Router {
 
     /// Routes one request and returns what to send; never panics, whatever the handler does.
     pub fn dispatch(&self, metadata: Metadata, req: Request) -> Response {
-        self.dispatch_to(self.find(&req.path), metadata, req)
+        self.dispatch_to(self.find(&req.path), metadata, req, false)
     }
 
-    /// [`dispatch`](Router::dispatch) to the route already found for `req.path`.
-    pub(crate) fn dispatch_to(&self, route: Option<usize>, metadata: Metadata, mut req: Request) -> Response {
+    /// [`dispatch`](Router::dispatch) to the route already found for `req.path`; `grpc` when
+    /// the request came as a gRPC call.
+    pub(crate) fn dispatch_to(
+        &self,
+        route: Option<usize>,
+        metadata: Metadata,
+        mut req: Request,
+        grpc: bool,
+    ) -> Response {
         let Some((_, route)) = route.and_then(|id| self.routes.get(id)) else {
             let what = match req.path.strip_prefix('/') {
                 Some(endpoint) if is_endpoint(endpoint) => format!("unknown endpoint {endpoint}"),
@@ -104,7 +113,7 @@ impl Router {
         if head_as_get {
             req.method = "GET".into();
         }
-        if let Some(accepts) = route.accepts {
+        if let Some(accepts) = if grpc { route.grpc_accepts } else { route.accepts } {
             let content_type = metadata.get("content-type");
             if !Codec::from_content_type(content_type).is_some_and(|c| accepts.contains(&c)) {
                 let ct = content_type.unwrap_or("");
@@ -193,6 +202,7 @@ mod tests {
                 methods: vec!["POST".into()],
                 handler: Box::new(hello),
                 accepts,
+                grpc_accepts: accepts,
             },
         ));
         let api = |_: &Context, req: Request| {
@@ -204,6 +214,7 @@ mod tests {
                 methods: vec!["GET".into(), "POST".into()],
                 handler: Box::new(api),
                 accepts: None,
+                grpc_accepts: None,
             },
         ));
         Router::new("go.micro.srv.sample", routes, Arc::new(NoClient), Vec::new())

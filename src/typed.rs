@@ -88,9 +88,15 @@ impl<F, Q, M> ServerStream<F, Q, M> {
         ServerStream::new(id, f, Codecs::json())
     }
 
+    /// Every codec this endpoint's types support: what it takes over gRPC, whose framing
+    /// carries protobuf messages as well as JSON ones.
+    pub(crate) fn codecs(&self) -> &'static [Codec] {
+        self.codecs.accepts
+    }
+
     /// The codecs this endpoint takes over HTTP/1.1, where a stream is NDJSON: JSON alone.
-    /// The handler keeps all its types' codecs (a gRPC framing can carry protobuf messages);
-    /// the route's check is what keeps a protobuf request off an NDJSON stream.
+    /// The handler keeps all its types' codecs; the route's check is what keeps a protobuf
+    /// request off an NDJSON stream.
     pub(crate) fn ndjson_codecs(&self) -> &'static [Codec] {
         self.codecs.ndjson()
     }

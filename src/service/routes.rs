@@ -24,7 +24,7 @@ impl Service {
         R: Serialize + 'static,
     {
         let handler = Unary::json(f);
-        let accepts = Some(handler.codecs());
+        let accepts = (Some(handler.codecs()), Some(handler.codecs()));
         self.route(endpoint_path(endpoint), &["POST"], Box::new(handler), accepts)
     }
 
@@ -37,7 +37,7 @@ impl Service {
         M: Serialize + 'static,
     {
         let handler = ServerStream::json(&self.name, f);
-        let accepts = Some(handler.ndjson_codecs());
+        let accepts = (Some(handler.ndjson_codecs()), Some(handler.codecs()));
         self.route(endpoint_path(endpoint), &["POST"], Box::new(handler), accepts)
     }
 
@@ -82,7 +82,7 @@ impl Service {
         R: Serialize + ProtoMessage + 'static,
     {
         let handler = Unary::new(f, Codecs::proto_json());
-        let accepts = Some(handler.codecs());
+        let accepts = (Some(handler.codecs()), Some(handler.codecs()));
         self.route(endpoint_path(endpoint), &["POST"], Box::new(handler), accepts)
     }
 
@@ -99,18 +99,23 @@ impl Service {
         M: Serialize + ProtoMessage + 'static,
     {
         let handler = ServerStream::new(&self.name, f, Codecs::proto_json());
-        let accepts = Some(handler.ndjson_codecs());
+        let accepts = (Some(handler.ndjson_codecs()), Some(handler.codecs()));
         self.route(endpoint_path(endpoint), &["POST"], Box::new(handler), accepts)
     }
 
     /// Serves RPC endpoint `endpoint` with a raw handler that takes any content type.
     pub fn rpc_raw(self, endpoint: &str, handler: impl Handler) -> Service {
-        self.route(endpoint_path(endpoint), &["POST"], Box::new(handler), None)
+        self.route(
+            endpoint_path(endpoint),
+            &["POST"],
+            Box::new(handler),
+            (None, None),
+        )
     }
 
     /// Serves HTTP `path` for `methods` (API mode); the handler's status, headers and body are sent as they are.
     pub fn api(self, path: &str, methods: &[&str], handler: impl Handler) -> Service {
-        self.route(path.to_string(), methods, Box::new(handler), None)
+        self.route(path.to_string(), methods, Box::new(handler), (None, None))
     }
 
     /// Serves HTTP `path` with a handler ported from go-micro's API: it sees the request in
@@ -131,13 +136,14 @@ impl Service {
         path: String,
         methods: &[&str],
         handler: Box<dyn Handler>,
-        accepts: Option<&'static [Codec]>,
+        accepts: (Option<&'static [Codec]>, Option<&'static [Codec]>),
     ) -> Service {
         let methods = methods.iter().map(|m| m.to_ascii_uppercase()).collect();
         let route = Route {
             methods,
             handler,
-            accepts,
+            accepts: accepts.0,
+            grpc_accepts: accepts.1,
         };
         // Registering a path again replaces its handler (and keeps its place).
         match self.routes.iter_mut().find(|(p, _)| *p == path) {

@@ -14,9 +14,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use super::Host;
-use super::request;
 use super::stream::{StreamJob, respond};
 use super::writer::Writer;
+use super::{grpc, request};
 use crate::error::Error;
 use crate::handler::Request;
 use crate::http2::frame::{self, Frame, encode};
@@ -25,6 +25,7 @@ use crate::http2::{
     ConnectionError, ErrorCode, MAX_STREAM_ID, MIN_MAX_FRAME_SIZE, SETTINGS_ENABLE_PUSH,
     SETTINGS_INITIAL_WINDOW_SIZE, SETTINGS_MAX_CONCURRENT_STREAMS, SETTINGS_MAX_HEADER_LIST_SIZE, Settings,
 };
+use crate::metadata::Metadata;
 use crate::record::Protocol;
 
 /// The receive window we grant each stream, and the connection as a whole.
@@ -457,9 +458,14 @@ impl Conn<'_> {
         if !open.answered && open.body.len() + data.len() > max_body {
             open.answered = true;
             open.body = Vec::new();
-            let detail = format!("request body over the {max_body}-byte limit");
-            let response = self.host.pipeline().error(&Error::new(413, detail));
-            let _ = respond(&self.writer, id, response, false);
+            let err = Error::new(413, format!("request body over the {max_body}-byte limit"));
+            if grpc::is_call(&open.head.metadata) {
+                let call = grpc::call_of(&open.head.metadata);
+                let service = self.host.pipeline().name();
+                let _ = grpc::trailers_only(&self.writer, id, call, &grpc::status_of(err), service);
+            } else {
+                let _ = respond(&self.writer, id, self.host.pipeline().error(&err), false);
+            }
             let _ = self.writer.reset(id, ErrorCode::NoError);
         } else if !open.answered {
             open.body.extend_from_slice(data);
@@ -484,6 +490,9 @@ impl Conn<'_> {
         if open.answered {
             self.writer.close(id);
             return Ok(());
+        }
+        if grpc::is_call(&open.head.metadata) {
+            return self.dispatch_grpc(id, open);
         }
         let pipeline = self.host.pipeline();
         let head = open.head;
@@ -522,12 +531,81 @@ impl Conn<'_> {
             metadata: head.metadata,
             request,
             active: self.active.clone(),
+            grpc: None,
         };
+        self.submit(id, job);
+        Ok(())
+    }
+
+    /// Hands a stream to a pool thread.
+    fn submit(&mut self, id: u32, job: StreamJob) {
         if !self.host.streams().submit(job) {
             // The pool is closed (the server stops): the job and its guard are dropped.
             self.active.fetch_sub(1, Ordering::AcqRel);
             let _ = self.writer.reset(id, ErrorCode::RefusedStream);
         }
+    }
+
+    /// A gRPC call has arrived whole: health on this thread, a method on a pool thread, any
+    /// error at once as Trailers-Only.
+    fn dispatch_grpc(&mut self, id: u32, open: Incoming) -> Result<(), ConnectionError> {
+        let pipeline = self.host.pipeline().clone();
+        let service = pipeline.name();
+        let writer = self.writer.clone();
+        let bytes_in = open.body.len();
+        let raw_path = open.head.path.clone();
+        let end = |ticket, status: u16| {
+            writer.close(id);
+            pipeline.finish(ticket, status, bytes_in, 0);
+        };
+        let prepared = grpc::prepare(open.head, &open.body, self.host.limits().max_body);
+        let (call, metadata, mut request) = match prepared {
+            Ok(prepared) => prepared,
+            Err((call, status)) => {
+                let ticket =
+                    pipeline.begin(Protocol::Grpc, "POST", &raw_path, &Metadata::new(), open.started);
+                let _ = grpc::trailers_only(&writer, id, call, &status, service);
+                end(ticket, status.error.status());
+                return Ok(());
+            }
+        };
+        if raw_path == grpc::HEALTH_CHECK {
+            let ticket = pipeline.begin(Protocol::Grpc, "POST", "/health", &metadata, open.started);
+            let reply = grpc::health_check(pipeline.health(), service, call, &request.body);
+            let status = grpc::answer_health(&writer, id, call, reply, service).unwrap_or(500);
+            end(ticket, status);
+            return Ok(());
+        }
+        let ticket = pipeline.begin(Protocol::Grpc, "POST", &request.path, &metadata, open.started);
+        if !ticket.is_routed() {
+            let status = grpc::unimplemented(&raw_path);
+            let _ = grpc::trailers_only(&writer, id, call, &status, service);
+            end(ticket, 501);
+            return Ok(());
+        }
+        let in_flight = match pipeline.admit(&ticket) {
+            Ok(guard) => guard,
+            Err(busy) => {
+                let status = grpc::status_of(crate::codec::decode_error(busy.status, busy.body.bytes()));
+                let _ = grpc::trailers_only(&writer, id, call, &status, service);
+                end(ticket, busy.status);
+                return Ok(());
+            }
+        };
+        request.peer = self.sock.peer_addr().ok();
+        self.active.fetch_add(1, Ordering::AcqRel);
+        let job = StreamJob {
+            id,
+            pipeline: pipeline.clone(),
+            writer: writer.clone(),
+            ticket,
+            in_flight,
+            metadata,
+            request,
+            active: self.active.clone(),
+            grpc: Some(call),
+        };
+        self.submit(id, job);
         Ok(())
     }
 }

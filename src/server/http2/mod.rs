@@ -14,6 +14,7 @@ use crate::server::Limits;
 use crate::server::pool::Pool;
 
 mod conn;
+mod grpc;
 mod request;
 mod stream;
 mod writer;

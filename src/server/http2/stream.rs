@@ -5,6 +5,7 @@ use std::io;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use super::grpc;
 use super::writer::{SendError, Writer};
 use crate::codec;
 use crate::error::WireError;
@@ -26,6 +27,8 @@ pub(crate) struct StreamJob {
     pub(super) request: Request,
     /// The connection's count of streams dispatched and not yet done.
     pub(super) active: Arc<AtomicUsize>,
+    /// A gRPC call: its reply is messages and trailers.
+    pub(super) grpc: Option<grpc::Call>,
 }
 
 impl StreamJob {
@@ -40,6 +43,7 @@ impl StreamJob {
             metadata,
             request,
             active,
+            grpc,
         } = self;
         let head_only = request.method == "HEAD";
         let bytes_in = request.body.len();
@@ -47,9 +51,13 @@ impl StreamJob {
         if !response.body.is_stream() {
             in_flight = None; // the handler is done: its slot is free before the write
         }
-        let status = response.status;
+        let mut status = response.status;
         let bytes_out = if head_only { 0 } else { response.body.bytes().len() };
-        if let Err(SendError::Io(err)) = respond(&writer, id, response, head_only) {
+        let sent = match grpc {
+            Some(call) => grpc::respond(&writer, id, call, response, pipeline.name()).map(|s| status = s),
+            None => respond(&writer, id, response, head_only),
+        };
+        if let Err(SendError::Io(err)) = sent {
             log::debug!("http2 stream {id}: {err}");
             writer.kill();
         }

@@ -37,6 +37,7 @@ fn pipeline() -> Arc<Pipeline> {
                 methods: post,
                 handler: Box::new(hello),
                 accepts,
+                grpc_accepts: accepts,
             },
         ),
         (
@@ -45,6 +46,7 @@ fn pipeline() -> Arc<Pipeline> {
                 methods: get_only,
                 handler: Box::new(get),
                 accepts: None,
+                grpc_accepts: None,
             },
         ),
     ];
