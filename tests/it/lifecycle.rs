@@ -687,6 +687,98 @@ fn examples_sigterm_under_load_loses_no_accepted_request() {
     );
 }
 
+/// SIGTERM to the srv example under HTTP/2 load (h2load, 8 connections x 4 streams): the
+/// server's GOAWAYs drain it; every request it answered (its access log) reached h2load as a
+/// 2xx, and the process exits 0. Skipped visibly without h2load.
+#[test]
+fn examples_sigterm_under_http2_load_loses_no_accepted_request() {
+    let h2load = std::process::Command::new("h2load").arg("--version").output();
+    if !h2load.is_ok_and(|o| o.status.success()) {
+        eprintln!("SKIP examples_sigterm_under_http2_load_loses_no_accepted_request: h2load not found");
+        return;
+    }
+    let _serial = serial();
+    let port = free_port();
+    let address = format!("127.0.0.1:{port}");
+    let args = [
+        "--server_address",
+        &address,
+        "--shutdown_delay",
+        "400ms",
+        "--log_level",
+        "info",
+    ];
+    let mut srv = spawn("srv", &args, &[]);
+    let addr = wait_listening(&mut srv, port);
+    let log = collect_stderr(&mut srv);
+    let body = std::env::temp_dir().join(format!("mm-drain-{port}"));
+    std::fs::write(&body, r#"{"name":"Drain"}"#).expect("body");
+    let mut load = std::process::Command::new("h2load")
+        .args([
+            "-D",
+            "4",
+            "-c",
+            "8",
+            "-m",
+            "4",
+            "-H",
+            "content-type: application/json",
+            "-d",
+        ])
+        .arg(&body)
+        .arg(format!("http://{addr}/Example.Call"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("h2load");
+    // Under way once the server has answered some (its own metrics say so), then the signal.
+    let until = Instant::now() + Duration::from_secs(10);
+    loop {
+        let metrics = try_get(addr, "/metrics").unwrap_or_default();
+        let answered = metrics
+            .lines()
+            .find(|l| {
+                l.starts_with(
+                    r#"micro_server_requests_total{route="/Example.Call",code="200",protocol="http2"}"#,
+                )
+            })
+            .and_then(|l| l.rsplit_once(' ')?.1.parse::<u64>().ok())
+            .unwrap_or(0);
+        if answered >= 200 {
+            break;
+        }
+        assert!(Instant::now() < until, "no HTTP/2 load reached the server");
+        std::thread::yield_now();
+    }
+    signal(&srv, "TERM");
+    let status = srv.wait_exit(Duration::from_secs(10));
+    let out = load.wait_with_output().expect("h2load output");
+    let _ = std::fs::remove_file(&body);
+    let lines = log.join().unwrap();
+    assert_eq!(
+        status.and_then(|s| s.code()),
+        Some(0),
+        "exit; stderr:\n{}",
+        lines.join("\n")
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let received: usize = text
+        .lines()
+        .find_map(|l| l.strip_prefix("status codes: "))
+        .and_then(|l| l.split(' ').next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no status line from h2load:\n{text}"));
+    let logged = lines
+        .iter()
+        .filter(|l| l.contains(r#""route":"/Example.Call""#) && l.contains(r#""protocol":"http2""#))
+        .count();
+    assert!(logged > 200, "little load: {logged}");
+    assert_eq!(
+        logged, received,
+        "answered by the server but not received by h2load:\n{text}"
+    );
+    eprintln!("[sigterm h2] {received} answered and received");
+}
+
 /// A second signal during the drain exits at once, with 128 + the signal's number.
 #[test]
 fn examples_second_signal_exits_at_once() {

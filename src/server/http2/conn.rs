@@ -223,7 +223,9 @@ impl Conn<'_> {
             self.goaway(self.last_stream);
             return Ok(false);
         }
-        Ok(self.host.set_busy(open > 0))
+        // Once draining, the connection counts as busy: the server's drain then leaves it to
+        // this reader, which sends the final GOAWAY before it closes, instead of shutting it.
+        Ok(self.host.set_busy(open > 0 || self.first_goaway))
     }
 
     fn goaway(&self, last: u32) {
