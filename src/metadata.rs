@@ -127,9 +127,26 @@ pub fn forwardable(name: &str) -> bool {
         && !name.get(..6).is_some_and(|p| p.eq_ignore_ascii_case("proxy-"))
 }
 
+/// Parses go-micro's `Timeout` (HTTP header or gRPC metadata): the caller's remaining budget
+/// in decimal nanoseconds. Zero or negative means spent; a number too large for an `i64` is a
+/// very long budget (a quarter of `u64::MAX` seconds, clear of any overflow); anything else is
+/// a 400.
+pub fn parse_timeout(value: &str) -> Result<std::time::Duration, crate::error::Error> {
+    use std::time::Duration;
+    let value = value.trim();
+    match value.parse::<i64>() {
+        Ok(ns) if ns <= 0 => Ok(Duration::ZERO),
+        Ok(ns) => Ok(Duration::from_nanos(ns as u64)),
+        Err(_) if value.parse::<u128>().is_ok() => Ok(Duration::from_secs(u64::MAX / 4)),
+        Err(_) => Err(crate::error::Error::bad_request(format!(
+            "malformed Timeout {value:?} (want nanoseconds)"
+        ))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{Metadata, forwardable};
+    use super::{Metadata, forwardable, parse_timeout};
 
     #[test]
     fn lookups_ignore_case() {
@@ -152,6 +169,21 @@ mod tests {
         assert_eq!(md.get_all("b3").collect::<Vec<_>>(), ["3"]);
         md.remove("b3");
         assert!(md.is_empty());
+    }
+
+    #[test]
+    fn timeout_is_nanoseconds_and_spent_at_zero() {
+        use std::time::Duration;
+        assert_eq!(
+            parse_timeout("4980000000").unwrap(),
+            Duration::from_nanos(4_980_000_000)
+        );
+        assert_eq!(parse_timeout(" 0 ").unwrap(), Duration::ZERO);
+        assert_eq!(parse_timeout("-5").unwrap(), Duration::ZERO);
+        assert!(parse_timeout("99999999999999999999999").unwrap() > Duration::from_secs(1 << 40));
+        for bad in ["", "5s", "1.5", "0x10", "abc"] {
+            assert_eq!(parse_timeout(bad).unwrap_err().status(), 400, "{bad:?}");
+        }
     }
 
     #[test]

@@ -6,13 +6,13 @@
 use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crate::client::Client;
 use crate::codec::{self, Codec};
 use crate::error::Error;
 use crate::handler::{Context, Handler, Request, Response};
-use crate::metadata::Metadata;
+use crate::metadata::{Metadata, parse_timeout};
 
 /// A route's handler and what it accepts.
 pub(crate) struct Route {
@@ -137,20 +137,6 @@ impl Router {
                 self.error(&Error::internal("handler panicked"))
             }
         }
-    }
-}
-
-/// Parses `Timeout`: the caller's remaining budget in nanoseconds, decimal (go-micro's convention).
-/// Zero or negative means spent; anything else that is not a number is malformed.
-fn parse_timeout(value: &str) -> Result<Duration, Error> {
-    let value = value.trim();
-    match value.parse::<i64>() {
-        Ok(ns) if ns <= 0 => Ok(Duration::ZERO),
-        Ok(ns) => Ok(Duration::from_nanos(ns as u64)),
-        Err(_) if value.parse::<u128>().is_ok() => Ok(Duration::from_secs(u64::MAX / 4)),
-        Err(_) => Err(Error::bad_request(format!(
-            "malformed Timeout header {value:?} (want nanoseconds)"
-        ))),
     }
 }
 
@@ -319,20 +305,6 @@ mod tests {
             "handler panicked",
         );
         assert!(!String::from_utf8_lossy(resp.body.bytes()).contains("secret"));
-    }
-
-    #[test]
-    fn timeout_header_becomes_the_deadline() {
-        assert_eq!(
-            parse_timeout("4980000000").unwrap(),
-            Duration::from_nanos(4_980_000_000)
-        );
-        assert_eq!(parse_timeout(" 0 ").unwrap(), Duration::ZERO);
-        assert_eq!(parse_timeout("-5").unwrap(), Duration::ZERO);
-        assert!(parse_timeout("99999999999999999999999").unwrap() > Duration::from_secs(1 << 40));
-        for bad in ["", "5s", "1.5", "0x10", "abc"] {
-            assert_eq!(parse_timeout(bad).unwrap_err().status(), 400, "{bad:?}");
-        }
     }
 
     #[test]

@@ -713,7 +713,7 @@ fn examples_sigterm_under_http2_load_loses_no_accepted_request() {
     let log = collect_stderr(&mut srv);
     let body = std::env::temp_dir().join(format!("mm-drain-{port}"));
     std::fs::write(&body, r#"{"name":"Drain"}"#).expect("body");
-    let mut load = std::process::Command::new("h2load")
+    let load = std::process::Command::new("h2load")
         .args([
             "-D",
             "4",
