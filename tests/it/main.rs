@@ -12,6 +12,7 @@ mod client;
 mod errors;
 mod examples;
 mod floors;
+mod grpc;
 mod hostile;
 mod http11;
 mod http2;
