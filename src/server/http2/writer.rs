@@ -7,11 +7,14 @@
 //! dynamic table depends on it). A stream whose DATA has no window waits on a condvar that
 //! WINDOW_UPDATE and SETTINGS wake, at most the write timeout; a socket write blocks at most
 //! the write timeout too (set on the socket), so a peer that never reads frees the connection
-//! within that time and never holds memory: nothing is queued beyond one frame batch.
+//! within that time and never holds memory: nothing is queued beyond one frame batch. Either
+//! way the connection ends there: a stream that waited out the write timeout for window sends
+//! GOAWAY (ENHANCE_YOUR_CALM), and a dead writer shuts the socket so that the reader, blocked in
+//! a read, ends at once rather than at the idle timeout.
 
 use std::collections::HashMap;
 use std::io::{self, Write};
-use std::net::TcpStream;
+use std::net::{Shutdown, TcpStream};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -48,6 +51,8 @@ struct State {
     /// The peer's SETTINGS_INITIAL_WINDOW_SIZE and SETTINGS_MAX_FRAME_SIZE.
     initial_window: i64,
     max_frame: u32,
+    /// The highest stream opened: the last stream of a GOAWAY we send on our own.
+    last_opened: u32,
     /// Set once a write failed or the connection is closing: every send fails from then on.
     dead: bool,
 }
@@ -73,6 +78,7 @@ impl Writer {
                 streams: HashMap::new(),
                 initial_window: i64::from(DEFAULT_INITIAL_WINDOW_SIZE),
                 max_frame: MIN_MAX_FRAME_SIZE,
+                last_opened: 0,
                 dead: false,
             }),
             window: Condvar::new(),
@@ -98,10 +104,18 @@ impl Writer {
         f(state);
         let result = (&self.sock).write_all(&state.out);
         if result.is_err() {
-            state.dead = true;
-            self.window.notify_all();
+            self.end(state);
         }
         result
+    }
+
+    /// Marks the connection dead (waiters wake, later sends fail) and shuts its socket: the
+    /// reader's blocked read returns at once, so the connection, its thread and its socket are
+    /// freed now rather than when the peer next sends something (or never, for a silent one).
+    fn end(&self, state: &mut State) {
+        state.dead = true;
+        self.window.notify_all();
+        let _ = self.sock.shutdown(Shutdown::Both);
     }
 
     /// Writes raw frames the reader encoded itself (SETTINGS, ACKs, GOAWAY, WINDOW_UPDATE).
@@ -114,6 +128,7 @@ impl Writer {
         let mut state = self.lock();
         let window = state.initial_window;
         state.streams.insert(id, window);
+        state.last_opened = state.last_opened.max(id);
     }
 
     /// Forgets stream `id`: its sends fail with [`SendError::Reset`] from now on.
@@ -130,10 +145,10 @@ impl Writer {
         self.write_locked(&mut state, |s| encode::rst_stream(&mut s.out, id, code))
     }
 
-    /// Marks the connection dead: waiting and later sends fail at once.
+    /// Ends the connection: waiting and later sends fail at once, the socket is shut.
     pub fn kill(&self) {
-        self.lock().dead = true;
-        self.window.notify_all();
+        let mut state = self.lock();
+        self.end(&mut state);
     }
 
     /// Applies the peer's SETTINGS_INITIAL_WINDOW_SIZE (RFC 9113 section 6.9.2: every open
@@ -214,6 +229,15 @@ impl Writer {
                 let since = *waited_since.get_or_insert_with(Instant::now);
                 let left = self.write_timeout.saturating_sub(since.elapsed());
                 if left.is_zero() {
+                    // A peer that grants no window for the write timeout holds the stream's
+                    // thread as a non-reading one would (RFC 9113 section 10.5 leaves such
+                    // abuse to us): the connection ends, with a GOAWAY saying why.
+                    let last = state.last_opened;
+                    let _ = self.write_locked(&mut state, |s| {
+                        let why = b"no flow-control window within the write timeout";
+                        encode::goaway(&mut s.out, last, ErrorCode::EnhanceYourCalm, why)
+                    });
+                    self.end(&mut state);
                     return Err(SendError::Io(io::Error::new(
                         io::ErrorKind::TimedOut,
                         "no flow-control window within the write timeout",
