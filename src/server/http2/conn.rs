@@ -56,6 +56,8 @@ struct Block {
     stream: u32,
     end_stream: bool,
     fragment: Vec<u8>,
+    /// CONTINUATION frames so far: bounded, since empty ones grow nothing else.
+    continuations: usize,
     /// The HEADERS frame named its own stream as its dependency: a stream error (5.3.1),
     /// raised once the block is decoded so the dynamic table stays in step.
     self_dependent: bool,
@@ -307,6 +309,7 @@ impl Conn<'_> {
                     stream,
                     end_stream,
                     fragment: fragment.to_vec(),
+                    continuations: 0,
                     self_dependent: priority.is_some_and(|p| p.dependency == stream),
                     started: Instant::now(),
                 };
@@ -322,6 +325,13 @@ impl Conn<'_> {
                 };
                 if block.stream != stream {
                     return Err(ConnectionError::protocol("CONTINUATION on another stream"));
+                }
+                // Enough for a block at the head limit in whole frames, plus nghttp2's default
+                // allowance (8): more is a flood (2024's CONTINUATION floods) that the size
+                // check alone misses when the fragments are empty.
+                block.continuations += 1;
+                if block.continuations > self.host.limits().max_head / MIN_MAX_FRAME_SIZE as usize + 8 {
+                    return Err(calm("CONTINUATION frames by the dozen"));
                 }
                 block.fragment.extend_from_slice(fragment);
                 self.header_fragment(block, end_headers)
