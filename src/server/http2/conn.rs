@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 use std::io::{self, Read};
-use std::net::TcpStream;
+use std::net::{Shutdown, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -132,9 +132,29 @@ pub(crate) fn serve(host: &dyn Host, sock: &TcpStream, rest: &[u8]) {
     if let Err(err) = conn.run() {
         log::debug!("http2 connection error: {} ({:?})", err.reason, err.code);
         let last = conn.last_stream;
-        let _ = writer.frames(|out| encode::goaway(out, last, err.code, err.reason.as_bytes()));
+        if writer
+            .frames(|out| encode::goaway(out, last, err.code, err.reason.as_bytes()))
+            .is_ok()
+        {
+            linger(sock);
+        }
     }
     writer.kill();
+}
+
+/// Half-closes after a GOAWAY and drains what the peer still sends, for a moment: closing with
+/// bytes unread (a flood's tail) resets the connection, and the peer may lose the GOAWAY with it.
+fn linger(sock: &TcpStream) {
+    let _ = sock.shutdown(Shutdown::Write);
+    let _ = sock.set_read_timeout(Some(Duration::from_millis(500)));
+    let until = Instant::now() + Duration::from_secs(1);
+    let (mut sink, mut drained) = ([0u8; 8192], 0usize);
+    while Instant::now() < until && drained < (4 << 20) {
+        match (&mut &*sock).read(&mut sink) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => drained += n,
+        }
+    }
 }
 
 /// A connection error of type ENHANCE_YOUR_CALM.
