@@ -49,6 +49,8 @@ struct Incoming {
     /// Answered already (its body went over the limit): what else arrives is dropped.
     answered: bool,
     started: Instant,
+    /// When the body must have arrived whole (the body timeout, from the end of the head).
+    body_until: Instant,
 }
 
 /// A header block being received across CONTINUATION frames.
@@ -221,6 +223,24 @@ impl Conn<'_> {
     /// Between reads: drain, idle timeout, slow header blocks, eviction. `false` ends quietly.
     fn tick(&mut self, settled: bool) -> Result<bool, ConnectionError> {
         let limits = self.host.limits();
+        // A body late past the body timeout gets a 408 as over HTTP/1.1 (one answered already,
+        // its 413, is forgotten): a stream open for good would keep the connection busy, so
+        // never evicted at the connection cap.
+        let now = Instant::now();
+        let late: Vec<u32> = self
+            .incoming
+            .iter()
+            .filter(|(_, s)| now >= s.body_until)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in late {
+            if let Some(open) = self.incoming.remove(&id)
+                && !open.answered
+            {
+                let err = Error::new(408, "request body not received in time");
+                refuse_body(self.host, &self.writer, id, &open.head.metadata, err);
+            }
+        }
         let open = self.incoming.len() + self.active.load(Ordering::Acquire);
         if !settled && self.last_frame.elapsed() >= limits.head_timeout {
             return Err(ConnectionError::protocol("no SETTINGS in time after the preface"));
@@ -447,6 +467,7 @@ impl Conn<'_> {
             unacked: 0,
             answered: false,
             started: block.started,
+            body_until: Instant::now() + limits.body_timeout,
         };
         self.incoming.insert(id, incoming);
         if block.end_stream {
@@ -491,14 +512,7 @@ impl Conn<'_> {
             open.answered = true;
             open.body = Vec::new();
             let err = Error::new(413, format!("request body over the {max_body}-byte limit"));
-            if grpc::is_call(&open.head.metadata) {
-                let call = grpc::call_of(&open.head.metadata);
-                let service = self.host.pipeline().name();
-                let _ = grpc::trailers_only(&self.writer, id, call, &grpc::status_of(err), service);
-            } else {
-                let _ = respond(&self.writer, id, self.host.pipeline().error(&err), false);
-            }
-            let _ = self.writer.reset(id, ErrorCode::NoError);
+            refuse_body(self.host, &self.writer, id, &open.head.metadata, err);
         } else if !open.answered {
             open.body.extend_from_slice(data);
         }
@@ -640,6 +654,18 @@ impl Conn<'_> {
         self.submit(id, job);
         Ok(())
     }
+}
+
+/// Answers a stream whose body will not be read with `err` (Trailers-Only for a gRPC call), then
+/// resets it with NO_ERROR: the peer may stop sending (RFC 9113 section 8.1).
+fn refuse_body(host: &dyn Host, writer: &Writer, id: u32, metadata: &Metadata, err: Error) {
+    if grpc::is_call(metadata) {
+        let call = grpc::call_of(metadata);
+        let _ = grpc::trailers_only(writer, id, call, &grpc::status_of(err), host.pipeline().name());
+    } else {
+        let _ = respond(writer, id, host.pipeline().error(&err), false);
+    }
+    let _ = writer.reset(id, ErrorCode::NoError);
 }
 
 /// A decoding error that leaves the dynamic tables out of step: the connection ends.
