@@ -14,6 +14,7 @@ mod examples;
 mod floors;
 mod grpc;
 mod hostile;
+mod hostile_h2;
 mod http11;
 mod http2;
 mod kit;
