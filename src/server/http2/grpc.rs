@@ -152,6 +152,18 @@ fn status_fields(status: &Status, service: &str) -> Vec<Header> {
     fields
 }
 
+/// The blocks that end a call whose deadline passed: Trailers-Only before any response
+/// HEADERS, else trailers; both DEADLINE_EXCEEDED.
+pub(super) fn expired(call: Call, service: &str) -> (Vec<Header>, Vec<Header>) {
+    let status = Status::new(Code::DeadlineExceeded, Error::new(408, "deadline exceeded"));
+    let mut only = vec![
+        Header::new(":status", "200"),
+        Header::new("content-type", call.negotiated.content_type()),
+    ];
+    only.extend(status_fields(&status, service));
+    (only, status_fields(&status, service))
+}
+
 fn ok_trailers() -> [Header; 1] {
     [Header::new("grpc-status", "0")]
 }

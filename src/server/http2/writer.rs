@@ -12,7 +12,7 @@
 //! GOAWAY (ENHANCE_YOUR_CALM), and a dead writer shuts the socket so that the reader, blocked in
 //! a read, ends at once rather than at the idle timeout.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::{self, Write};
 use std::net::{Shutdown, TcpStream};
 use std::sync::{Condvar, Mutex, MutexGuard};
@@ -48,6 +48,8 @@ struct State {
     /// The connection's send window and each open stream's (absent: closed or reset).
     conn_window: i64,
     streams: HashMap<u32, i64>,
+    /// Open streams whose response HEADERS went out (their end is trailers, not Trailers-Only).
+    started: HashSet<u32>,
     /// The peer's SETTINGS_INITIAL_WINDOW_SIZE and SETTINGS_MAX_FRAME_SIZE.
     initial_window: i64,
     max_frame: u32,
@@ -55,6 +57,14 @@ struct State {
     last_opened: u32,
     /// Set once a write failed or the connection is closing: every send fails from then on.
     dead: bool,
+}
+
+impl State {
+    /// Closes stream `id` for sending.
+    fn forget(&mut self, id: u32) {
+        self.streams.remove(&id);
+        self.started.remove(&id);
+    }
 }
 
 /// The writer of one connection, shared by its reader and its streams' threads.
@@ -76,6 +86,7 @@ impl Writer {
                 out: Vec::with_capacity(16 * 1024),
                 conn_window: i64::from(DEFAULT_INITIAL_WINDOW_SIZE),
                 streams: HashMap::new(),
+                started: HashSet::new(),
                 initial_window: i64::from(DEFAULT_INITIAL_WINDOW_SIZE),
                 max_frame: MIN_MAX_FRAME_SIZE,
                 last_opened: 0,
@@ -133,14 +144,14 @@ impl Writer {
 
     /// Forgets stream `id`: its sends fail with [`SendError::Reset`] from now on.
     pub fn close(&self, id: u32) {
-        self.lock().streams.remove(&id);
+        self.lock().forget(id);
         self.window.notify_all();
     }
 
     /// Resets stream `id` with `code` (and forgets it).
     pub fn reset(&self, id: u32, code: ErrorCode) -> io::Result<()> {
         let mut state = self.lock();
-        state.streams.remove(&id);
+        state.forget(id);
         self.window.notify_all();
         self.write_locked(&mut state, |s| encode::rst_stream(&mut s.out, id, code))
     }
@@ -204,9 +215,40 @@ impl Writer {
         })
         .map_err(SendError::Io)?;
         if end_stream {
-            state.streams.remove(&id);
+            state.forget(id);
+        } else {
+            state.started.insert(id);
         }
         Ok(())
+    }
+
+    /// Whether stream `id` is still open for sending.
+    pub fn is_open(&self, id: u32) -> bool {
+        self.lock().streams.contains_key(&id)
+    }
+
+    /// Ends stream `id` now, whatever its handler is doing (its deadline passed): with
+    /// `before_headers` when no response HEADERS went out yet (a Trailers-Only block), else with
+    /// `trailers`. The handler's later writes fail quietly. False when the stream had ended.
+    pub fn expire(&self, id: u32, before_headers: &[Header], trailers: &[Header]) -> bool {
+        let mut state = self.lock();
+        if !state.streams.contains_key(&id) {
+            return false;
+        }
+        let fields = if state.started.contains(&id) {
+            trailers
+        } else {
+            before_headers
+        };
+        let mut block = Vec::with_capacity(128);
+        state.encoder.encode(fields, &mut block);
+        let max_frame = state.max_frame;
+        let _ = self.write_locked(&mut state, |s| {
+            encode::headers(&mut s.out, id, &block, true, max_frame)
+        });
+        state.forget(id);
+        self.window.notify_all();
+        true
     }
 
     /// Sends `data` on stream `id` as the windows allow, waiting for window at most the write
@@ -261,7 +303,7 @@ impl Writer {
             .map_err(SendError::Io)?;
             data = rest;
             if last {
-                state.streams.remove(&id);
+                state.forget(id);
             }
             if data.is_empty() {
                 return Ok(());
