@@ -482,9 +482,11 @@ def cmd_grpc(a, rest):
     argv = [sys.executable, grpc_py, "run", "--conns", "16,128", "--streams", "1,10", *rest,
             "--out", out, "--report", report, "--", *servers]
     print("== " + shlex.join(argv).replace(ROOT + os.sep, ""), flush=True)
-    # its own session: a Ctrl-C reaches it once, from here (grpc.py stops its servers on
-    # KeyboardInterrupt, i.e. SIGINT, not on SIGTERM)
-    child = subprocess.Popen(argv, start_new_session=True)
+    # Its own session: a Ctrl-C reaches it once, from here. grpc.py stops its servers on
+    # KeyboardInterrupt, i.e. SIGINT, not on SIGTERM; and SIGINT must not be ignored in it, as it
+    # is in a command that a script started with `&` (grpc.sh's run_bg) and in that one's children.
+    child = subprocess.Popen(argv, start_new_session=True,
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         rc = child.wait()
     except KeyboardInterrupt:
