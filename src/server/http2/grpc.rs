@@ -193,9 +193,7 @@ pub(super) fn respond(
                 trailers_only(writer, id, call, &status, service)?;
                 return Ok(500);
             }
-            writer.headers(id, &head, false)?;
-            writer.data(id, &framed, false)?;
-            writer.headers(id, &ok_trailers(), true)?;
+            writer.whole(id, &head, &framed, Some(&ok_trailers()))?;
             Ok(200)
         }
         Body::Stream(streamer) => {

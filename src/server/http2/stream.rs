@@ -102,10 +102,7 @@ pub(super) fn respond(
     match response.body {
         _ if bodiless => writer.headers(id, &head, true),
         Body::Bytes(bytes) if bytes.is_empty() => writer.headers(id, &head, true),
-        Body::Bytes(bytes) => {
-            writer.headers(id, &head, false)?;
-            writer.data(id, &bytes, true)
-        }
+        Body::Bytes(bytes) => writer.whole(id, &head, &bytes, None),
         Body::Stream(streamer) => {
             writer.headers(id, &head, false)?;
             let mut sink = DataSink {

@@ -91,6 +91,10 @@ struct Conn<'a> {
     deadlines: Vec<(Instant, u32, grpc::Call)>,
     /// The socket's read timeout as last set.
     read_timeout: Duration,
+    /// The peer's address, asked once.
+    peer_addr: Option<std::net::SocketAddr>,
+    /// The service was already draining when the connection opened.
+    born_draining: bool,
 }
 
 /// Serves an HTTP/2 connection whose preface (and `rest`, bytes read after it) has arrived.
@@ -135,6 +139,8 @@ pub(crate) fn serve(host: &dyn Host, sock: &TcpStream, rest: &[u8]) {
         requests: 0,
         deadlines: Vec::new(),
         read_timeout: TICK,
+        peer_addr: sock.peer_addr().ok(),
+        born_draining: host.draining(),
     };
     let _ = sock.set_read_timeout(Some(TICK));
     if let Err(err) = conn.run() {
@@ -260,7 +266,11 @@ impl Conn<'_> {
         }
         if self.host.draining() && !self.first_goaway {
             self.first_goaway = true;
-            self.goaway(MAX_STREAM_ID);
+            // A connection opened while draining (a probe, say) is not told to go away before
+            // the final GOAWAY: a client told so before its first call cannot make it at all.
+            if !self.born_draining {
+                self.goaway(MAX_STREAM_ID);
+            }
         }
         if self.host.closing() && self.final_goaway.is_none() {
             self.final_goaway = Some(self.last_stream);

@@ -181,7 +181,7 @@ impl Conn<'_> {
             path: head.path,
             query: head.query,
             body: open.body,
-            peer: self.sock.peer_addr().ok(),
+            peer: self.peer_addr,
         };
         self.active.fetch_add(1, Ordering::AcqRel);
         let job = StreamJob {
@@ -261,7 +261,7 @@ impl Conn<'_> {
                 return Ok(());
             }
         };
-        request.peer = self.sock.peer_addr().ok();
+        request.peer = self.peer_addr;
         self.active.fetch_add(1, Ordering::AcqRel);
         let job = StreamJob {
             id,
