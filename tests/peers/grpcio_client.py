@@ -4,7 +4,7 @@
     grpcio_client.py ADDR [CALLS_JSON]
 
 CALLS_JSON (read from stdin when not given: large messages overflow argv) is a JSON list
-of calls, made in order on one channel (one HTTP/2 connection):
+of calls, made in order on one channel (one HTTP/2 connection) unless "fresh":
 
     {"path": "/go.micro.srv.sample.Example/Call",  # the method's path
      "kind": "unary" | "stream",                   # unary_unary or unary_stream
@@ -12,7 +12,8 @@ of calls, made in order on one channel (one HTTP/2 connection):
      "meta": [["x-request-id", "abc"],              # metadata, in order; a name ending
               ["trace-bin", "0001feff"]],           #   in -bin takes hex (sent as bytes)
      "timeout_ms": 200,                             # optional deadline
-     "pause_ms": 600}                               # optional sleep before the call
+     "pause_ms": 600,                               # optional sleep before the call
+     "fresh": true}                                 # on a channel (connection) of its own
 
 For each call it prints one JSON line:
 
@@ -72,7 +73,12 @@ def main():
     calls = json.loads(sys.argv[2] if len(sys.argv) == 3 else sys.stdin.read())
     with grpc.insecure_channel(sys.argv[1]) as channel:
         for call in calls:
-            print(json.dumps(one(channel, call)), flush=True)
+            if call.get("fresh"):
+                with grpc.insecure_channel(sys.argv[1]) as own:
+                    result = one(own, call)
+            else:
+                result = one(channel, call)
+            print(json.dumps(result), flush=True)
     return 0
 
 

@@ -3,7 +3,7 @@
 //	grpc-go-client ADDR [CALLS_JSON]
 //
 // CALLS_JSON (read from stdin when not given: large messages overflow argv) is a JSON list
-// of calls, made in order on one grpc.ClientConn (one HTTP/2 connection):
+// of calls, made in order on one grpc.ClientConn (one HTTP/2 connection) unless "fresh":
 //
 //	{"path": "/go.micro.srv.sample.Example/Call",  // the method's path
 //	 "kind": "unary" | "stream",                   // conn.Invoke or a server stream
@@ -13,7 +13,8 @@
 //	 "meta": [["x-request-id", "abc"],              // metadata, in order; a name ending
 //	          ["trace-bin", "0001feff"]],           //   in -bin takes hex (sent as bytes)
 //	 "timeout_ms": 200,                             // optional deadline
-//	 "pause_ms": 600}                               // optional sleep before the call
+//	 "pause_ms": 600,                               // optional sleep before the call
+//	 "fresh": true}                                 // on a ClientConn (connection) of its own
 //
 // For each call it prints one JSON line:
 //
@@ -33,11 +34,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 )
@@ -72,6 +76,7 @@ type call struct {
 	Meta      [][2]string `json:"meta"`
 	TimeoutMs *float64    `json:"timeout_ms"`
 	PauseMs   float64     `json:"pause_ms"`
+	Fresh     bool        `json:"fresh"`
 }
 
 type result struct {
@@ -80,6 +85,9 @@ type result struct {
 	Details string   `json:"details"`
 	Replies []string `json:"replies"`
 	Ms      float64  `json:"ms"`
+	// Dials is how many TCP connections the call's ClientConn had opened by its end
+	// (grpc-go reconnects when a connection closes under it).
+	Dials int64 `json:"dials"`
 }
 
 func one(conn *grpc.ClientConn, c call) (result, error) {
@@ -144,7 +152,30 @@ func one(conn *grpc.ClientConn, c call) (result, error) {
 		Details: st.Message(),
 		Replies: replies,
 		Ms:      float64(elapsed.Microseconds()) / 1000.0,
+		Dials:   atomic.LoadInt64(dials[conn]),
 	}, nil
+}
+
+// dials counts the TCP connections each ClientConn opened.
+var dials = map[*grpc.ClientConn]*int64{}
+
+// dial connects to addr (h2c), waiting up to limit for the connection to be ready (as
+// grpc_health_probe does).
+func dial(addr string, limit time.Duration) (*grpc.ClientConn, error) {
+	count := new(int64)
+	dialer := func(ctx context.Context, addr string) (net.Conn, error) {
+		atomic.AddInt64(count, 1)
+		return (&net.Dialer{}).DialContext(ctx, "tcp", addr)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	defer cancel()
+	conn, err := grpc.DialContext(ctx, addr, grpc.WithInsecure(), grpc.WithBlock(),
+		grpc.WithContextDialer(dialer))
+	if err != nil {
+		return nil, fmt.Errorf("dial (%d connections): %v", atomic.LoadInt64(count), err)
+	}
+	dials[conn] = count
+	return conn, nil
 }
 
 func main() {
@@ -167,16 +198,33 @@ func main() {
 		fmt.Fprintln(os.Stderr, "grpc-go-client: CALLS_JSON:", err)
 		os.Exit(2)
 	}
-	conn, err := grpc.Dial(os.Args[1], grpc.WithInsecure(), grpc.WithBlock(),
-		grpc.WithTimeout(5*time.Second))
+	conn, err := dial(os.Args[1], 5*time.Second)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "grpc-go-client: dial:", err)
+		fmt.Fprintln(os.Stderr, "grpc-go-client:", err)
 		os.Exit(1)
 	}
 	defer conn.Close()
 	out := json.NewEncoder(os.Stdout)
 	for _, c := range calls {
-		r, err := one(conn, c)
+		var r result
+		if c.Fresh {
+			// A connection of its own, ready within the call's timeout (else 5 s); one
+			// that never gets ready is the call's UNAVAILABLE.
+			limit := 5 * time.Second
+			if c.TimeoutMs != nil {
+				limit = time.Duration(*c.TimeoutMs * float64(time.Millisecond))
+			}
+			own, derr := dial(os.Args[1], limit)
+			if derr != nil {
+				r = result{Code: uint32(codes.Unavailable), Name: codes.Unavailable.String(),
+					Details: derr.Error(), Replies: []string{}}
+			} else {
+				r, err = one(own, c)
+				own.Close()
+			}
+		} else {
+			r, err = one(conn, c)
+		}
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "grpc-go-client:", err)
 			os.Exit(2)
