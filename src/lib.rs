@@ -94,6 +94,7 @@ mod cli;
 
 pub use cli::cli_main;
 pub use client::blocking::{HttpClient, HttpClientBuilder};
+pub use client::grpc::{GrpcClient, GrpcClientBuilder};
 pub use client::{Call, CallOptions, Caller, Client, Messages, Reply};
 #[cfg(feature = "protobuf")]
 pub use codec::ProtoMessage;

@@ -12,6 +12,8 @@ use crate::error::{CLIENT_ID, Error};
 use crate::metadata::Metadata;
 
 pub mod blocking;
+pub mod grpc;
+mod retry;
 
 /// How one call is made; anything left `None` takes the client's default.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
