@@ -116,8 +116,10 @@ impl Exchange {
                     self.unacked += bytes;
                     0
                 };
-                let end = if r.chunks.is_empty() { r.end.take() } else { None };
-                (chunks, grant, end, r.trailers.take())
+                // The trailers belong to the end: both arrive under one lock (see `reader.rs`).
+                let end = r.end.take();
+                let trailers = if end.is_some() { r.trailers.take() } else { None };
+                (chunks, grant, end, trailers)
             });
             let Some((chunks, grant, end, trailers)) = taken else {
                 return Err(self.timed_out());

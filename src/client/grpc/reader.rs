@@ -244,6 +244,11 @@ impl Reader<'_> {
         if fields.iter().any(|(n, v)| n == ":status" && v.starts_with('1')) && !block.end_stream {
             return Ok(());
         }
+        // Removed before the end is delivered, so that a caller woken by its end finds the
+        // stream's place free already; trailers and end go in under one lock.
+        if block.end_stream {
+            self.conn.remove(block.stream);
+        }
         slot.deliver(|r| {
             if r.head.is_none() {
                 if block.end_stream {
@@ -253,11 +258,10 @@ impl Reader<'_> {
             } else {
                 r.trailers = Some(fields);
             }
+            if block.end_stream {
+                r.end.get_or_insert(End::Done);
+            }
         });
-        if block.end_stream {
-            self.conn.remove(block.stream);
-            slot.end(End::Done);
-        }
         Ok(())
     }
 
@@ -279,13 +283,15 @@ impl Reader<'_> {
                 r.chunks.push_back(data.to_vec());
             }
             r.padding += flow_len - data.len() as u32;
+            if end_stream {
+                r.end.get_or_insert(End::Done);
+            }
             false
         });
         if overflow {
             self.reset(id, ErrorCode::FlowControlError, "DATA beyond the stream's window");
         } else if end_stream {
             self.conn.remove(id);
-            slot.end(End::Done);
         }
         Ok(())
     }
