@@ -13,18 +13,27 @@ use crate::http2::hpack::Header;
 use crate::metadata::Metadata;
 
 /// The codec a call's content type asks for: JSON for `application/json` (and `+json`
-/// types), protobuf for the rest (`application/proto`, `protobuf`, `octet-stream`).
-pub(super) fn codec_for(content_type: &str) -> GrpcCodec {
+/// types), protobuf for `application/proto`, `protobuf`, `x-protobuf`, `octet-stream` (and
+/// `+proto` types), `default` for any other (or none).
+pub(super) fn codec_for(content_type: &str, default: GrpcCodec) -> GrpcCodec {
     let essence = content_type
         .split(';')
         .next()
         .unwrap_or("")
         .trim()
         .to_ascii_lowercase();
+    let proto = [
+        "application/proto",
+        "application/protobuf",
+        "application/x-protobuf",
+        "application/octet-stream",
+    ];
     if essence == "application/json" || essence.ends_with("+json") {
         GrpcCodec::Json
-    } else {
+    } else if proto.contains(&essence.as_str()) || essence.ends_with("+proto") {
         GrpcCodec::Proto
+    } else {
+        default
     }
 }
 
@@ -135,11 +144,14 @@ mod tests {
 
     #[test]
     fn the_codec_follows_the_calls_content_type() {
-        assert_eq!(codec_for("application/json"), GrpcCodec::Json);
-        assert_eq!(codec_for("Application/JSON; charset=utf-8"), GrpcCodec::Json);
-        assert_eq!(codec_for("application/proto"), GrpcCodec::Proto);
-        assert_eq!(codec_for("application/protobuf"), GrpcCodec::Proto);
-        assert_eq!(codec_for("application/octet-stream"), GrpcCodec::Proto);
+        let (json, proto) = (GrpcCodec::Json, GrpcCodec::Proto);
+        assert_eq!(codec_for("application/json", proto), json);
+        assert_eq!(codec_for("Application/JSON; charset=utf-8", proto), json);
+        assert_eq!(codec_for("application/proto", json), proto);
+        assert_eq!(codec_for("application/protobuf", json), proto);
+        assert_eq!(codec_for("application/octet-stream", json), proto);
+        assert_eq!(codec_for("", proto), proto, "none: the client's default");
+        assert_eq!(codec_for("text/plain", json), json);
     }
 
     #[test]

@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 
 use crate::client::retry::{self, Failure, Policy};
 use crate::client::{Call, Client, Messages, Reply};
+use crate::codec::Codec;
 use crate::error::Error;
+use crate::grpc::content::GrpcCodec;
 use crate::grpc::framing::{self, DEFAULT_MAX};
 use crate::metrics::Metrics;
 use crate::name::{self, Overrides, Target};
@@ -58,6 +60,7 @@ pub struct GrpcClient {
     namespace: Option<String>,
     cluster_domain: String,
     max_message: usize,
+    codec: GrpcCodec,
     metrics: Option<Arc<Metrics>>,
 }
 
@@ -75,6 +78,7 @@ pub struct GrpcClientBuilder {
     idle_timeout: Duration,
     connections: usize,
     stream_window: u32,
+    codec: GrpcCodec,
     metrics: Option<Arc<Metrics>>,
 }
 
@@ -82,7 +86,8 @@ impl GrpcClient {
     /// A builder with defaults: call address `:9080`, 5 s budget, one retry of calls that never
     /// reached the server, no namespace, cluster domain `cluster.local`, messages up to 4 MiB,
     /// connections closed after 50 minutes idle (below the sidecar's one hour), 2 connections
-    /// per target, a 1 MiB receive window per stream, DNS answers cached for 5 s.
+    /// per target, a 1 MiB receive window per stream, DNS answers cached for 5 s, protobuf for
+    /// calls whose content type names no codec.
     pub fn builder() -> GrpcClientBuilder {
         GrpcClientBuilder {
             call_address: ":9080".into(),
@@ -96,6 +101,7 @@ impl GrpcClient {
             idle_timeout: Duration::from_secs(50 * 60),
             connections: 2,
             stream_window: 1 << 20,
+            codec: GrpcCodec::Proto,
             metrics: None,
         }
     }
@@ -182,6 +188,17 @@ impl GrpcClientBuilder {
         self
     }
 
+    /// Sets the codec of calls whose content type names none (default protobuf, gRPC's own);
+    /// a call's `application/json` or protobuf content type always wins.
+    pub fn default_codec(mut self, codec: Codec) -> Self {
+        self.codec = match codec {
+            Codec::Json => GrpcCodec::Json,
+            #[cfg(feature = "protobuf")]
+            Codec::Proto => GrpcCodec::Proto,
+        };
+        self
+    }
+
     /// Reports calls and retries to a service's metrics.
     #[allow(dead_code, reason = "for the service, once a flag picks the gRPC client")]
     pub(crate) fn metrics(mut self, metrics: Option<Arc<Metrics>>) -> Self {
@@ -205,6 +222,7 @@ impl GrpcClientBuilder {
             namespace: self.namespace,
             cluster_domain: self.cluster_domain,
             max_message: self.max_message,
+            codec: self.codec,
             metrics: self.metrics,
         }
     }
@@ -213,7 +231,7 @@ impl GrpcClientBuilder {
 impl Client for GrpcClient {
     fn call_raw(&self, call: &Call<'_>) -> Result<Reply, Error> {
         let started = Instant::now();
-        let codec = call::codec_for(call.content_type);
+        let codec = call::codec_for(call.content_type, self.codec);
         let result = self.with_retries(call, |target, budget| {
             let deadline = Instant::now() + budget;
             let body = self.open(target, call, budget, deadline)?.unary()?;
@@ -285,7 +303,7 @@ impl GrpcClient {
             service: call.service,
             endpoint: call.endpoint,
             authority: &authority,
-            codec: call::codec_for(call.content_type),
+            codec: call::codec_for(call.content_type, self.codec),
             budget,
             metadata: call.metadata,
         };
