@@ -39,7 +39,7 @@
 //!   return; typed handlers and streams ([`Stream`]) decode and encode through the [`Codec`]
 //!   the request's content type picks. [`ApiRequest`] and [`ApiResponse`] are go-api's shapes.
 //! - [`Caller`] makes typed calls on anything that calls: a [`Client`] ([`HttpClient`],
-//!   blocking, on ureq), a handler's [`Context`] (forwarding its trace headers and deadline), a
+//!   blocking, on ureq; [`GrpcClient`], blocking gRPC on the crate's own HTTP/2), a handler's [`Context`] (forwarding its trace headers and deadline), a
 //!   test mesh. [`target`] is the name-to-DNS rule; [`Overrides`] the `--resolve` map.
 //! - [`Error`] is the one error type; [`WireError`] its JSON form.
 //! - [`testing`] starts several services in one process, wired by mesh name, for tests.
@@ -94,6 +94,7 @@ mod cli;
 
 pub use cli::cli_main;
 pub use client::blocking::{HttpClient, HttpClientBuilder};
+pub use client::grpc::{GrpcClient, GrpcClientBuilder};
 pub use client::{Call, CallOptions, Caller, Client, Messages, Reply};
 #[cfg(feature = "protobuf")]
 pub use codec::ProtoMessage;

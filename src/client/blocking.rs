@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use ureq::unversioned::resolver::{ResolvedSocketAddrs, Resolver};
 use ureq::unversioned::transport::{Connector, DefaultConnector, NextTimeout};
 
+use crate::client::retry::{self, Failure, Policy};
 use crate::client::{Call, Client, Messages, Reply};
 use crate::codec::{self, NDJSON};
 use crate::error::{CLIENT_ID, Error};
@@ -218,13 +219,7 @@ impl Client for HttpClient {
 impl HttpClient {
     /// Counts one call in the metrics: its status, or the error's.
     fn observe(&self, call: &Call<'_>, started: Instant, outcome: Result<Result<u16, &Error>, &Error>) {
-        if let Some(metrics) = &self.metrics {
-            let code = match outcome {
-                Ok(Ok(status)) => status,
-                Ok(Err(err)) | Err(err) => err.status(),
-            };
-            metrics.client_call(call.service, call.endpoint, code, started.elapsed());
-        }
+        retry::observe(self.metrics.as_ref(), call, started, outcome);
     }
 
     /// This thread's agent. ureq's pool scans every idle connection under one lock on each
@@ -278,8 +273,9 @@ impl HttpClient {
         })
     }
 
-    /// Runs `attempt` against the call's target, retrying failures that provably never reached
-    /// the server (or any failure of an idempotent call), with backoff, within the deadline.
+    /// Runs `attempt` against the call's target with the shared retry policy (`retry.rs`):
+    /// failures that provably never reached the server (or any failure of an idempotent call)
+    /// are retried, with backoff, within the deadline.
     fn with_retries<T>(
         &self,
         call: &Call<'_>,
@@ -289,29 +285,17 @@ impl HttpClient {
         let namespace = call.options.namespace.as_deref().or(self.namespace.as_deref());
         let target = name::target_in(call.service, address, namespace, &self.cluster_domain)?;
         let url = format!("http://{target}/{}", call.endpoint.trim_start_matches('/'));
-        let retries = call.options.retries.unwrap_or(self.retries);
-        let mut tries = 0;
-        loop {
-            let budget = self.budget(call, &target)?;
-            let failure = match attempt(&url, budget) {
-                Ok(done) => return Ok(done),
-                Err(failure) => failure,
-            };
-            let (error, not_sent) = (client_error(&failure, &target), never_sent(&failure));
-            if tries >= retries || !(not_sent || call.options.idempotent) {
-                return Err(error);
-            }
-            let pause = backoff(tries);
-            if call.deadline.is_some_and(|d| Instant::now() + pause >= d) {
-                return Err(error);
-            }
-            log::debug!("retrying {url} in {pause:?} after: {error}");
-            if let Some(metrics) = &self.metrics {
-                metrics.client_retry(call.service, call.endpoint);
-            }
-            std::thread::sleep(pause);
-            tries += 1;
-        }
+        let policy = Policy {
+            timeout: self.timeout,
+            retries: self.retries,
+            metrics: self.metrics.as_ref(),
+        };
+        retry::with_retries(&policy, call, &target, |budget| {
+            attempt(&url, budget).map_err(|failure| Failure {
+                error: client_error(&failure, &target),
+                not_sent: never_sent(&failure),
+            })
+        })
     }
 
     /// Opens a stream: a non-2xx reply is read whole as the error; a 2xx one is read line by line.
@@ -378,21 +362,6 @@ impl HttpClient {
         req
     }
 
-    /// The budget of one attempt: the call's (or the default), cut to what the deadline leaves.
-    fn budget(&self, call: &Call<'_>, target: &name::Target) -> Result<Duration, Error> {
-        let budget = call.options.timeout.unwrap_or(self.timeout);
-        let Some(deadline) = call.deadline else {
-            return Ok(budget);
-        };
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(Error::Timeout(format!(
-                "{target}: deadline spent before the call"
-            )));
-        }
-        Ok(budget.min(left))
-    }
-
     /// One attempt: the outer `Err` is a transport failure, the inner result the reply's verdict.
     fn send(
         &self,
@@ -412,19 +381,6 @@ fn never_sent(err: &ureq::Error) -> bool {
         ureq::Error::Io(e) => e.kind() == io::ErrorKind::ConnectionRefused,
         _ => false,
     }
-}
-
-/// 10 ms x 2^attempt, between half and all of it at random, at most 1 s.
-fn backoff(attempt: u32) -> Duration {
-    use std::hash::{BuildHasher, Hasher};
-    let full = Duration::from_millis(10)
-        .saturating_mul(1 << attempt.min(7))
-        .min(Duration::from_secs(1));
-    // RandomState is seeded afresh per instance: enough jitter without a random-number crate.
-    let random = std::collections::hash_map::RandomState::new()
-        .build_hasher()
-        .finish();
-    full / 2 + full.mul_f64((random % 1000) as f64 / 2000.0)
 }
 
 /// Maps a ureq failure on the way to `target` to the error table of protocol.md section 3.

@@ -12,6 +12,8 @@ use crate::error::{CLIENT_ID, Error};
 use crate::metadata::Metadata;
 
 pub mod blocking;
+pub mod grpc;
+mod retry;
 
 /// How one call is made; anything left `None` takes the client's default.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -98,7 +100,8 @@ pub struct Reply {
 /// A client makes calls to services by name; any non-2xx reply comes back as an [`Error`].
 ///
 /// This is go-micro's `client.Client` without registry or selector: the name rule and the
-/// cluster's DNS pick the target. [`HttpClient`](crate::HttpClient) is the implementation.
+/// cluster's DNS pick the target. [`HttpClient`](crate::HttpClient) and
+/// [`GrpcClient`](crate::GrpcClient) implement it.
 pub trait Client: Send + Sync + 'static {
     /// Makes one call and returns the 2xx reply, or the error the reply or the transport gave.
     fn call_raw(&self, call: &Call<'_>) -> Result<Reply, Error>;
@@ -116,7 +119,8 @@ pub trait Client: Send + Sync + 'static {
 /// The raw messages of a server stream (one JSON document each), read as they arrive.
 ///
 /// An error sent after the stream started ends it as an `Err` item. Dropping it early closes
-/// the connection, so the server's handler sees its writes fail and stops.
+/// the connection (HTTP) or resets the stream (gRPC), so the server's handler sees its writes
+/// fail and stops.
 pub type Messages = Box<dyn Iterator<Item = Result<Vec<u8>, Error>> + Send>;
 
 /// Anything that makes calls by service name: a [`Client`], a handler's

@@ -13,6 +13,8 @@ mod errors;
 mod examples;
 mod floors;
 mod grpc;
+#[cfg(feature = "protobuf")]
+mod grpc_client;
 mod hostile;
 mod hostile_h2;
 mod http11;
