@@ -4,10 +4,13 @@ use std::io::{IsTerminal, Read, Write};
 use std::process::ExitCode;
 
 use crate::client::blocking::HttpClient;
+use crate::client::grpc::GrpcClient;
 use crate::client::{Call, CallOptions, Client};
 use crate::codec;
 use crate::error::{CLIENT_ID, Error};
 use crate::flags::{self, CallArgs, Command};
+use crate::grpc::content::GrpcCodec;
+use crate::grpc::health;
 use crate::metadata::Metadata;
 use crate::name::Overrides;
 
@@ -25,9 +28,16 @@ pub fn cli_main() -> ExitCode {
         Ok(Command::Call(args)) if args.stream => report(stream(&args).map(|()| Vec::new())),
         Ok(Command::Call(args)) => report(call(&args)),
         Ok(Command::Health {
+            grpc: true,
+            address,
+            timeout,
+            ..
+        }) => report(grpc_health(&address, timeout)),
+        Ok(Command::Health {
             address,
             path,
             timeout,
+            ..
         }) => {
             let client = HttpClient::builder().timeout(timeout).retries(0).build();
             report(client.get(&address, &path).map(|reply| reply.body))
@@ -57,10 +67,36 @@ fn call(args: &CallArgs) -> Result<Vec<u8>, Error> {
     with_call(args, |client, call| Ok(client.call_raw(call)?.body))
 }
 
+/// `grpc.health.v1.Health/Check` at `address`: `{"status":"SERVING"}` (exit 0), or the status
+/// as a 503 error (exit 5) when the service is not serving.
+fn grpc_health(address: &str, timeout: std::time::Duration) -> Result<Vec<u8>, Error> {
+    let client = GrpcClient::builder()
+        .call_address(address)
+        .timeout(timeout)
+        .retries(0)
+        .build();
+    let body = health::encode_request(GrpcCodec::Proto, "");
+    let options = CallOptions::default();
+    let call = Call::new(
+        "grpc.health.v1",
+        "Health.Check",
+        "application/proto",
+        &body,
+        &options,
+    );
+    let reply = client.call_raw(&call)?;
+    let status = health::decode_response(GrpcCodec::Proto, &reply.body)?;
+    let line = format!(r#"{{"status":"{}"}}"#, status.name());
+    match status {
+        health::ServingStatus::Serving => Ok(line.into_bytes()),
+        _ => Err(Error::with_id(address, 503, line)),
+    }
+}
+
 /// Builds the client and the call a `call` or `stream` command line describes, and runs `f`.
 fn with_call<T>(
     args: &CallArgs,
-    f: impl FnOnce(&HttpClient, &Call<'_>) -> Result<T, Error>,
+    f: impl FnOnce(&dyn Client, &Call<'_>) -> Result<T, Error>,
 ) -> Result<T, Error> {
     let (client, body, metadata, options) = prepare(args)?;
     let call = Call {
@@ -72,11 +108,11 @@ fn with_call<T>(
         options: &options,
         deadline: None,
     };
-    f(&client, &call)
+    f(&*client, &call)
 }
 
 /// The client, body, metadata and options of a `call` or `stream` command line.
-fn prepare(args: &CallArgs) -> Result<(HttpClient, Vec<u8>, Metadata, CallOptions), Error> {
+fn prepare(args: &CallArgs) -> Result<(Box<dyn Client>, Vec<u8>, Metadata, CallOptions), Error> {
     let body = match args.body.as_deref() {
         Some(body) if body != "-" => body.as_bytes().to_vec(),
         _ if std::io::stdin().is_terminal() => b"{}".to_vec(),
@@ -86,13 +122,22 @@ fn prepare(args: &CallArgs) -> Result<(HttpClient, Vec<u8>, Metadata, CallOption
             body
         }
     };
-    let client = HttpClient::builder()
-        .call_address(&args.address)
-        .overrides(Overrides::parse(&args.resolve)?)
-        .timeout(args.timeout)
-        .namespace(Some(&args.namespace))
-        .cluster_domain(&args.cluster_domain)
-        .build();
+    macro_rules! configured {
+        ($builder:expr) => {
+            $builder
+                .call_address(&args.address)
+                .overrides(Overrides::parse(&args.resolve)?)
+                .timeout(args.timeout)
+                .namespace(Some(&args.namespace))
+                .cluster_domain(&args.cluster_domain)
+                .build()
+        };
+    }
+    // Over gRPC the body is JSON too (`+json`): no .proto needed.
+    let client: Box<dyn Client> = match args.grpc {
+        true => Box::new(configured!(GrpcClient::builder())),
+        false => Box::new(configured!(HttpClient::builder())),
+    };
     let metadata: Metadata = args
         .headers
         .iter()

@@ -67,9 +67,9 @@ mod error;
 mod metadata;
 mod name;
 mod codec;
-#[allow(dead_code)] // parts serve the gRPC client (next)
+#[allow(dead_code)] // a few helpers only tests and the fuzz entries call
 mod http2;
-#[allow(dead_code)] // the gRPC server uses it next
+#[allow(dead_code)] // a few helpers only tests and the fuzz entries call
 mod grpc;
 // Counting, resolving, streaming.
 mod metrics;
@@ -95,7 +95,7 @@ mod cli;
 pub use cli::cli_main;
 pub use client::blocking::{HttpClient, HttpClientBuilder};
 pub use client::grpc::{GrpcClient, GrpcClientBuilder};
-pub use client::{Call, CallOptions, Caller, Client, Messages, Reply};
+pub use client::{Call, CallOptions, Caller, Client, ClientKind, Messages, Reply};
 #[cfg(feature = "protobuf")]
 pub use codec::ProtoMessage;
 pub use codec::{Codec, JSON, NDJSON};

@@ -15,6 +15,49 @@ pub mod blocking;
 pub mod grpc;
 mod retry;
 
+/// The client plugins `--client` can name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum ClientKind {
+    /// HTTP/1.1 on ureq ([`HttpClient`](crate::HttpClient)), the default.
+    #[default]
+    Http,
+    /// gRPC over our own HTTP/2 ([`GrpcClient`](crate::GrpcClient)).
+    Grpc,
+}
+
+impl ClientKind {
+    /// Every client, the default first.
+    pub const ALL: &'static [ClientKind] = &[ClientKind::Http, ClientKind::Grpc];
+
+    /// The name `--client` spells it with: `http` or `grpc`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ClientKind::Http => "http",
+            ClientKind::Grpc => "grpc",
+        }
+    }
+}
+
+impl std::fmt::Display for ClientKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for ClientKind {
+    type Err = Error;
+
+    /// Parses a client's name; an unknown one is an [`Error::Flag`] naming the known ones.
+    fn from_str(name: &str) -> Result<ClientKind, Error> {
+        ClientKind::ALL
+            .iter()
+            .copied()
+            .find(|k| k.name() == name)
+            .ok_or_else(|| Error::Flag(format!("unknown client {name:?} (known: http, grpc)")))
+    }
+}
+
 /// How one call is made; anything left `None` takes the client's default.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CallOptions {

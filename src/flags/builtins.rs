@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use super::Flags;
+use crate::client::ClientKind;
 use crate::duration;
 use crate::error::Error;
 use crate::name::{Overrides, check_label, parse_host_port, target};
@@ -34,6 +35,8 @@ pub(super) enum Slot {
     Size(fn(&mut Flags) -> &mut usize),
     /// A server plugin.
     Server(fn(&mut Flags) -> &mut ServerKind),
+    /// A client plugin.
+    Client(fn(&mut Flags) -> &mut ClientKind),
 }
 
 pub(super) const BUILTINS: &[Builtin] = &[
@@ -64,6 +67,13 @@ pub(super) const BUILTINS: &[Builtin] = &[
         usage: "the server plugin",
         slot: Slot::Server(|f| &mut f.server),
         check: |v| v.parse::<ServerKind>().map(drop),
+    },
+    Builtin {
+        key: "--client",
+        env: &["MICRO_CLIENT"],
+        usage: "the client plugin: http, or grpc (calls over gRPC, h2c)",
+        slot: Slot::Client(|f| &mut f.client),
+        check: |v| v.parse::<ClientKind>().map(drop),
     },
     Builtin {
         key: "--client_request_timeout",

@@ -14,8 +14,10 @@ use crate::name::Overrides;
 pub(crate) enum Command {
     /// `micro-mesh call SERVICE ENDPOINT [BODY]`.
     Call(CallArgs),
-    /// `micro-mesh health ADDRESS`.
+    /// `micro-mesh health ADDRESS`, or `health --grpc ADDRESS` (grpc.health.v1).
     Health {
+        /// Ask `grpc.health.v1.Health/Check` instead of `GET PATH`.
+        grpc: bool,
         address: String,
         path: String,
         timeout: Duration,
@@ -41,6 +43,8 @@ pub(crate) struct CallArgs {
     pub cluster_domain: String,
     /// `micro-mesh stream`: print the messages of a server stream as they arrive.
     pub stream: bool,
+    /// `--protocol grpc`: call over gRPC (JSON messages) instead of HTTP.
+    pub grpc: bool,
 }
 
 /// The `micro-mesh --help` text.
@@ -51,6 +55,7 @@ Usage:
   micro-mesh call [options] SERVICE ENDPOINT [BODY]   BODY is JSON; absent or - reads stdin
   micro-mesh stream [options] SERVICE ENDPOINT [BODY] a server stream: one JSON message per line
   micro-mesh health [--path /health] ADDRESS          GET a service's health (exit 0 when 200)
+  micro-mesh health --grpc ADDRESS                    grpc.health.v1 Check (exit 0 when SERVING)
 
 Options of call and stream (Go spellings -name=value work too):
   -H, --header KEY:VALUE     metadata sent as a header; repeatable
@@ -59,6 +64,7 @@ Options of call and stream (Go spellings -name=value work too):
   --timeout DURATION         the call's budget, e.g. 500ms, 5s (env MICRO_CLIENT_REQUEST_TIMEOUT, default 5s)
   --namespace NS             the target's namespace: name.NS.svc.DOMAIN (env MICRO_CLIENT_NAMESPACE, POD_NAMESPACE)
   --cluster_domain DOMAIN    default cluster.local
+  --protocol http|grpc       call over HTTP (default) or gRPC (JSON messages, no .proto needed)
 
 The reply is printed on stdout (pretty on a terminal). An error is printed as the error JSON on
 stderr, and the exit code says what failed: 2 usage, 3 bad address, 4 the service answered 4xx,
@@ -75,7 +81,7 @@ Examples:
 
 /// Parses the `micro-mesh` command line (without the program name).
 pub(crate) fn parse_cli(args: Vec<OsString>, env: &dyn Fn(&str) -> Option<String>) -> Result<Command, Error> {
-    const KEYS: [&str; 8] = [
+    const KEYS: [&str; 10] = [
         "--H",
         "--header",
         "--address",
@@ -84,6 +90,8 @@ pub(crate) fn parse_cli(args: Vec<OsString>, env: &dyn Fn(&str) -> Option<String
         "--namespace",
         "--cluster_domain",
         "--path",
+        "--protocol",
+        "--grpc",
     ];
     let (tokens, keys) = normalise(args)?;
     if keys.iter().any(|k| k == HELP) {
@@ -121,14 +129,18 @@ pub(crate) fn parse_cli(args: Vec<OsString>, env: &dyn Fn(&str) -> Option<String
     match free.first().map(String::as_str) {
         None => Ok(Command::Usage(CLI_HELP.into())),
         Some("health") => {
-            let [_, address] = free.as_slice() else {
-                return Err(Error::Flag(
-                    "usage: micro-mesh health [--path /health] ADDRESS".into(),
-                ));
+            let usage =
+                || Error::Flag("usage: micro-mesh health [--path /health] ADDRESS | --grpc ADDRESS".into());
+            let grpc = given.remove("--grpc").and_then(|mut v| v.pop());
+            let address = match (free.as_slice(), grpc.clone()) {
+                ([_], Some(address)) => address,
+                ([_, address], None) => address.clone(),
+                _ => return Err(usage()),
             };
             let path = one(&mut given, "--path", &[], "/health");
             Ok(Command::Health {
-                address: address.clone(),
+                grpc: grpc.is_some(),
+                address,
                 path,
                 timeout,
             })
@@ -188,6 +200,15 @@ pub(crate) fn parse_cli(args: Vec<OsString>, env: &dyn Fn(&str) -> Option<String
                     "cluster.local",
                 ),
                 stream: command == "stream",
+                grpc: match one(&mut given, "--protocol", &[], "http").as_str() {
+                    "http" => false,
+                    "grpc" => true,
+                    other => {
+                        return Err(Error::Flag(format!(
+                            "bad value for --protocol: {other:?} (want http or grpc)"
+                        )));
+                    }
+                },
             }))
         }
         Some(other) => Err(Error::Flag(format!(
@@ -258,12 +279,21 @@ mod tests {
         assert_eq!(
             cli(&["health", "127.0.0.1:9080"], &[]).unwrap(),
             Command::Health {
+                grpc: false,
                 address: "127.0.0.1:9080".into(),
                 path: "/health".into(),
                 timeout: Duration::from_secs(5)
             }
         );
         assert!(matches!(cli(&[], &[]), Ok(Command::Usage(_))));
+        assert!(matches!(
+            cli(&["health", "--grpc", "127.0.0.1:1"], &[]),
+            Ok(Command::Health { grpc: true, ref address, .. }) if address == "127.0.0.1:1"
+        ));
+        let Ok(Command::Call(c)) = cli(&["call", "--protocol", "grpc", "s.v", "A.B"], &[]) else {
+            panic!("not a call")
+        };
+        assert!(c.grpc);
         assert!(matches!(cli(&["call", "-h"], &[]), Ok(Command::Help(_))));
         for (args, want) in [
             (&["call", "only-service"][..], "usage: micro-mesh call"),
@@ -283,6 +313,14 @@ mod tests {
                 "bad call address: \"nope\" has no port",
             ),
             (&["health"][..], "usage: micro-mesh health"),
+            (
+                &["health", "--grpc", "a:1", "b:2"][..],
+                "usage: micro-mesh health",
+            ),
+            (
+                &["call", "--protocol", "quic", "a", "b"][..],
+                "bad value for --protocol",
+            ),
         ] {
             let err = cli(args, &[]).unwrap_err().to_string();
             assert!(err.contains(want), "{args:?}: {err}");

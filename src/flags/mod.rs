@@ -10,6 +10,7 @@ use std::fmt::Write as _;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use crate::client::ClientKind;
 use crate::duration;
 use crate::error::Error;
 use crate::server::{Limits, ServerKind};
@@ -56,6 +57,8 @@ pub struct Flags {
     pub resolve: Vec<String>,
     /// `--server` / `MICRO_SERVER`: the server plugin (default `http`).
     pub server: ServerKind,
+    /// `--client` / `MICRO_CLIENT`: the client plugin (default `http`; `grpc` calls over gRPC).
+    pub client: ClientKind,
     /// `--client_request_timeout` / `MICRO_CLIENT_REQUEST_TIMEOUT`: a call's budget outside any
     /// request, Go syntax such as `500ms` (default `5s`).
     pub client_request_timeout: Duration,
@@ -90,6 +93,7 @@ impl Default for Flags {
             client_call_address: ":9080".into(),
             resolve: Vec::new(),
             server: ServerKind::default(),
+            client: ClientKind::default(),
             client_request_timeout: Duration::from_secs(5),
             client_retries: 1,
             client_namespace: String::new(),
@@ -197,6 +201,7 @@ pub fn parse(
             Slot::Count(field) => *field(&mut flags) = last.parse().unwrap_or_default(),
             Slot::Size(field) => *field(&mut flags) = last.parse().unwrap_or(1),
             Slot::Server(field) => *field(&mut flags) = last.parse().unwrap_or_default(),
+            Slot::Client(field) => *field(&mut flags) = last.parse().unwrap_or_default(),
         }
     }
     flags.own = own
@@ -321,6 +326,7 @@ fn help(program: &str, version: &str, own: &[Flag], defaults: &Flags) -> String 
                 Slot::Count(field) => field(&mut d).to_string(),
                 Slot::Size(field) => field(&mut d).to_string(),
                 Slot::Server(field) => field(&mut d).to_string(),
+                Slot::Client(field) => field(&mut d).to_string(),
             };
             (
                 format!("{} VALUE", b.key),

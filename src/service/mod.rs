@@ -8,8 +8,9 @@ use std::ffi::OsString;
 use std::net::TcpListener;
 use std::sync::Arc;
 
-use crate::client::Client;
 use crate::client::blocking::HttpClient;
+use crate::client::grpc::GrpcClient;
+use crate::client::{Client, ClientKind};
 use crate::error::Error;
 use crate::flags::{self, Flag, Flags};
 use crate::health::Health;
@@ -180,7 +181,13 @@ impl Service {
         self
     }
 
-    /// Uses this client instead of an [`HttpClient`] built from the flags.
+    /// Chooses the client plugin (`--client`): HTTP (default) or gRPC.
+    pub fn client_kind(mut self, kind: ClientKind) -> Service {
+        self.flags.client = kind;
+        self
+    }
+
+    /// Uses this client instead of the one the flags build (`--client`).
     pub fn client(mut self, client: Arc<dyn Client>) -> Service {
         self.client = Some(client);
         self
@@ -236,17 +243,7 @@ impl Service {
         });
         let client = match self.client {
             Some(client) => client,
-            None => Arc::new(
-                HttpClient::builder()
-                    .call_address(&self.flags.client_call_address)
-                    .overrides(Overrides::parse(&self.flags.resolve)?)
-                    .timeout(self.flags.client_request_timeout)
-                    .retries(self.flags.client_retries)
-                    .namespace(Some(&self.flags.client_namespace))
-                    .cluster_domain(&self.flags.client_cluster_domain)
-                    .metrics(metrics.clone())
-                    .build(),
-            ),
+            None => client_from(&self.flags, metrics.clone())?,
         };
         let server = match self.server {
             Some(server) => server,
@@ -284,4 +281,25 @@ impl Service {
             limits.shutdown_delay,
         ))
     }
+}
+
+/// The client `--client` names, configured by the client flags (both builders take the same).
+fn client_from(flags: &Flags, metrics: Option<Arc<Metrics>>) -> Result<Arc<dyn Client>, Error> {
+    macro_rules! configured {
+        ($builder:expr) => {
+            $builder
+                .call_address(&flags.client_call_address)
+                .overrides(Overrides::parse(&flags.resolve)?)
+                .timeout(flags.client_request_timeout)
+                .retries(flags.client_retries)
+                .namespace(Some(&flags.client_namespace))
+                .cluster_domain(&flags.client_cluster_domain)
+                .metrics(metrics)
+                .build()
+        };
+    }
+    Ok(match flags.client {
+        ClientKind::Http => Arc::new(configured!(HttpClient::builder())),
+        ClientKind::Grpc => Arc::new(configured!(GrpcClient::builder())),
+    })
 }

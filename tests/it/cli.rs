@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
-use crate::support::{closed_addr, sample, stop};
+use crate::support::{SRV, closed_addr, sample, stop};
 
 fn micro_mesh(args: &[&str], stdin: Option<&str>) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_micro-mesh"))
@@ -191,4 +191,62 @@ fn stream_prints_one_message_per_line() {
     );
     check(&out, 0, "{\"count\":0}\n{\"count\":1}\n{\"count\":2}\n", "");
     stop("http", srv);
+}
+
+/// `--protocol grpc` calls and streams over gRPC with JSON messages (no .proto), with the same
+/// outputs and exit codes; `health --grpc` asks grpc.health.v1 (exit 0 on SERVING, 5 draining).
+#[test]
+fn grpc_calls_streams_and_health() {
+    let srv = micro_mesh::Service::new("go.micro.srv.sample")
+        .address("127.0.0.1:0")
+        .rpc("Example.Call", crate::support::example_call)
+        .stream(
+            "Example.Stream",
+            |_: &micro_mesh::Context,
+             n: serde_json::Value,
+             out: &mut micro_mesh::Stream<'_, serde_json::Value>| {
+                for count in 0..n["count"].as_u64().unwrap_or(0) {
+                    out.send(&serde_json::json!({ "count": count }))?;
+                }
+                Ok(())
+            },
+        )
+        .start()
+        .expect("start");
+    let addr = srv.addr().to_string();
+    let grpc = |cmd: &str, endpoint: &str, body: &str| {
+        micro_mesh(
+            &[cmd, "--protocol", "grpc", "--address", &addr, SRV, endpoint, body],
+            None,
+        )
+    };
+    check(
+        &grpc("call", "Example.Call", r#"{"name":"Cli"}"#),
+        0,
+        r#"{"msg":"Hello Cli"}"#,
+        "",
+    );
+    let out = grpc("stream", "Example.Stream", r#"{"count":3}"#);
+    check(&out, 0, "{\"count\":0}\n{\"count\":1}\n{\"count\":2}", "");
+    check(
+        &grpc("call", "Example.Call", r#"{"name":""}"#),
+        4,
+        "",
+        r#""code":400"#,
+    );
+    check(&grpc("call", "Example.Nope", "{}"), 5, "", r#""code":501"#);
+    check(
+        &micro_mesh(&["health", "--grpc", &addr], None),
+        0,
+        r#"{"status":"SERVING"}"#,
+        "",
+    );
+    srv.health().set_draining();
+    check(
+        &micro_mesh(&["health", "--grpc", &addr], None),
+        5,
+        "",
+        "NOT_SERVING",
+    );
+    srv.stop().expect("stop");
 }

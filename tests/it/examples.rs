@@ -156,6 +156,37 @@ fn examples_chain_with_gnu_flags_and_resolve() {
     check_chain("examples gnu flags", addr);
 }
 
+/// The seed's gRPC sample: api calls srv over gRPC with `--client grpc` (name rule and
+/// override map as over HTTP), and srv counts the calls as gRPC.
+#[test]
+fn examples_chain_over_grpc_with_flags() {
+    let (p, q) = (free_port(), free_port());
+    let mut srv = spawn("srv", &["--server_address", &format!("127.0.0.1:{p}")], &[]);
+    let srv_addr = wait_listening(&mut srv, p);
+    let mut api = spawn(
+        "api",
+        &[
+            "--server_address",
+            &format!("127.0.0.1:{q}"),
+            "--client",
+            "grpc",
+            "--client_call_address",
+            &format!(":{p}"),
+            "--resolve",
+            &format!("go-micro-srv-sample:{p}=127.0.0.1:{p}"),
+        ],
+        &[],
+    );
+    let addr = wait_listening(&mut api, q);
+    check_chain("examples grpc", addr);
+    let metrics = exchange("srv metrics", srv_addr, &request("GET", "/metrics", &[], "")).text();
+    let grpc = r#"micro_server_requests_total{route="/Example.Call",code="200",protocol="grpc"} 2"#;
+    assert!(
+        metrics.contains(grpc),
+        "srv did not see the calls over gRPC:\n{metrics}"
+    );
+}
+
 /// `MICRO_SERVER_ADDRESS` is the fallback for `--server_address`.
 #[test]
 fn examples_env_fallback_for_server_address() {

@@ -8,7 +8,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use micro_mesh::{
-    CallOptions, Caller, Client, Context, Error, HttpClient, Request, Response, Service, ServiceHandle,
+    CallOptions, Caller, Client, ClientKind, Context, Error, HttpClient, Request, Response, Service,
+    ServiceHandle,
 };
 
 use crate::support::{Http, check, free_port, request, servers, stop};
@@ -36,11 +37,18 @@ fn last_hop(server: &str, seen: &Seen, delay: Duration) -> ServiceHandle {
 }
 
 /// A service that records what it saw and calls `next` (named `test.last`) through its context.
-fn middle(server: &str, seen: &Seen, next: &ServiceHandle, forward: &[&str]) -> ServiceHandle {
+fn middle(
+    server: &str,
+    seen: &Seen,
+    next: &ServiceHandle,
+    forward: &[&str],
+    client: ClientKind,
+) -> ServiceHandle {
     let seen = seen.clone();
     let port = next.addr().port();
     let mut service = Service::new("test.middle")
         .server_name(server)
+        .client_kind(client)
         .address("127.0.0.1:0")
         .call_address(&format!(":{port}"))
         .resolve(&format!("test-last:{port}={}", next.addr()));
@@ -63,10 +71,11 @@ fn middle(server: &str, seen: &Seen, next: &ServiceHandle, forward: &[&str]) -> 
 }
 
 /// The front: an API path that calls `test.middle` through its context.
-fn front(server: &str, next: &ServiceHandle, forward: &[&str]) -> ServiceHandle {
+fn front(server: &str, next: &ServiceHandle, forward: &[&str], client: ClientKind) -> ServiceHandle {
     let port = next.addr().port();
     let mut service = Service::new("test.front")
         .server_name(server)
+        .client_kind(client)
         .address("127.0.0.1:0")
         .call_address(&format!(":{port}"))
         .resolve(&format!("test-middle:{port}={}", next.addr()));
@@ -91,10 +100,21 @@ struct Chain {
 }
 
 fn chain(server: &str, front_forward: &[&str], middle_forward: &[&str], delay: Duration) -> Chain {
+    chain_over(ClientKind::Http, server, front_forward, middle_forward, delay)
+}
+
+/// The three services, calling each other with `client`.
+fn chain_over(
+    client: ClientKind,
+    server: &str,
+    front_forward: &[&str],
+    middle_forward: &[&str],
+    delay: Duration,
+) -> Chain {
     let (middle_seen, last_seen) = (Seen::default(), Seen::default());
     let last = last_hop(server, &last_seen, delay);
-    let middle = middle(server, &middle_seen, &last, middle_forward);
-    let front = front(server, &middle, front_forward);
+    let middle = middle(server, &middle_seen, &last, middle_forward, client);
+    let front = front(server, &middle, front_forward, client);
     Chain {
         front,
         middle,
@@ -166,6 +186,51 @@ fn trace_headers_cross_a_three_service_chain() {
         );
         c.stop(server);
     }
+}
+
+/// Over gRPC too, each hop forwards exactly the trace headers (and explicit metadata), and
+/// gets only what remains of the first caller's budget.
+#[test]
+fn trace_headers_and_the_deadline_cross_a_grpc_chain() {
+    let c = chain_over(ClientKind::Grpc, "http", &[], &[], Duration::ZERO);
+    let resp = c.post(&[
+        "x-request-id: req-g",
+        "traceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+        "x-custom: not-a-trace-header",
+        "Timeout: 2000000000",
+    ]);
+    check(&resp, 200, "req-g");
+    for (hop, got) in [("middle", latest(&c.middle_seen)), ("last", latest(&c.last_seen))] {
+        assert_eq!(
+            got.get("x-request-id").map(String::as_str),
+            Some("req-g"),
+            "{hop}: {got:?}"
+        );
+        assert!(got.contains_key("traceparent"), "{hop}: {got:?}");
+        assert!(
+            !got.contains_key("x-custom"),
+            "{hop}: a non-trace header crossed: {got:?}"
+        );
+        assert!(
+            got.get("content-type")
+                .is_some_and(|ct| ct.starts_with("application/")),
+            "{hop}: {got:?}"
+        );
+    }
+    let last = latest(&c.last_seen);
+    assert_eq!(
+        last.get("x-explicit").map(String::as_str),
+        Some("set-by-middle"),
+        "{last:?}"
+    );
+    let budget = |seen: &Seen| -> u64 { latest(seen).get("timeout").expect("timeout").parse().unwrap() };
+    let (middle, last) = (budget(&c.middle_seen), budget(&c.last_seen));
+    assert!(
+        middle < 2_000_000_000 && middle > 1_000_000_000,
+        "middle got {middle}"
+    );
+    assert!(last < middle, "last got {last}, middle {middle}");
+    c.stop("http");
 }
 
 /// Without trace headers on the way in, none appear on the way out.
