@@ -111,8 +111,11 @@ fn with_call<T>(
     f(&*client, &call)
 }
 
+/// What a command line's call needs: the client, body, metadata and options.
+type Prepared = (Box<dyn Client>, Vec<u8>, Metadata, CallOptions);
+
 /// The client, body, metadata and options of a `call` or `stream` command line.
-fn prepare(args: &CallArgs) -> Result<(Box<dyn Client>, Vec<u8>, Metadata, CallOptions), Error> {
+fn prepare(args: &CallArgs) -> Result<Prepared, Error> {
     let body = match args.body.as_deref() {
         Some(body) if body != "-" => body.as_bytes().to_vec(),
         _ if std::io::stdin().is_terminal() => b"{}".to_vec(),
