@@ -9,10 +9,11 @@
 //! max-level check turns the macros and [`access`] into one atomic load.
 //!
 //! Access lines are batched: a request thread appends its line to a buffer, which goes out in
-//! one write of whole lines when the next line would pass `PIPE_BUF` (so batches from several
-//! processes on one pipe never interleave), before any other record (so the order holds), and
+//! one write of whole lines (outside the lock) when the next line would pass `PIPE_BUF` (so
+//! batches from several processes on one pipe never interleave), before any other record, and
 //! every [`FLUSH_EVERY`] from the [`Flusher`] that `run()` owns. A write per request was most of
-//! what the access log cost (README "Performance").
+//! what the access log cost (README "Performance"). Two full batches may reach stderr in either
+//! order; lines within a batch keep theirs.
 
 use std::cell::RefCell;
 use std::fmt::Write as _;
@@ -104,11 +105,19 @@ impl Logger {
     /// once it passes [`BATCH`].
     fn batch_line(&self, line: &[u8]) {
         let mut batch = sync::lock(&self.batch);
-        if batch.len() + line.len() + 1 > BATCH {
-            Logger::write_out(&mut batch);
-        }
+        let full = if batch.len() + line.len() + 1 > BATCH {
+            // Written after unlocking: other threads go on batching while a slow stderr (a
+            // full pipe) holds this one, instead of all of them queueing behind the write.
+            Some(std::mem::replace(&mut *batch, Vec::with_capacity(BATCH)))
+        } else {
+            None
+        };
         batch.extend_from_slice(line);
         batch.push(b'\n');
+        drop(batch);
+        if let Some(mut full) = full {
+            Logger::write_out(&mut full);
+        }
     }
 
     /// Writes `batch` out and empties it.
