@@ -63,31 +63,8 @@ use std::time::{Duration, Instant};
 use micro_mesh::{Context, Error, Request, Response, Service, ServiceHandle, Stream, WireError};
 use serde::{Deserialize, Serialize};
 
+use crate::pb::{Count, Hello, Reply};
 use crate::support::{ChildGuard, SRV, serial, stop};
-
-/// `message Request { string name = 1; }`.
-#[derive(Clone, PartialEq, prost::Message, Serialize, Deserialize)]
-#[serde(default)]
-struct Hello {
-    #[prost(string, tag = "1")]
-    name: String,
-}
-
-/// `message Response { string msg = 1; }`.
-#[derive(Clone, PartialEq, prost::Message, Serialize, Deserialize)]
-#[serde(default)]
-struct Reply {
-    #[prost(string, tag = "1")]
-    msg: String,
-}
-
-/// `message StreamingRequest { int64 count = 1; }` (and `StreamingResponse`, the same shape).
-#[derive(Clone, PartialEq, prost::Message, Serialize, Deserialize)]
-#[serde(default)]
-struct Count {
-    #[prost(int64, tag = "1")]
-    count: i64,
-}
 
 /// `Request{name: "Hobo"}` as go-micro sends it.
 const HOBO: &str = "0a04486f626f";

@@ -612,15 +612,20 @@ fn examples_sigterm_under_load_loses_no_accepted_request() {
     let prober = std::thread::spawn(move || {
         // (time, ready?) of each readiness probe; then when a connection was first refused.
         let mut seen: Vec<(Duration, bool)> = Vec::new();
-        while !probe_done.load(Ordering::SeqCst) {
+        loop {
+            // Once told the server has exited, one last probe: it must be refused by then, even
+            // when every earlier one happened to land before the listener closed.
+            let last = probe_done.load(Ordering::SeqCst);
             match try_get(addr, "/health/ready") {
                 Err(()) => return (seen, Some(started.elapsed())),
                 Ok(out) if out.is_empty() => {}
                 Ok(out) => seen.push((started.elapsed(), out.starts_with("HTTP/1.1 200"))),
             }
+            if last {
+                return (seen, None);
+            }
             std::thread::sleep(Duration::from_millis(5));
         }
-        (seen, None)
     });
     std::thread::sleep(Duration::from_millis(400));
     let before = tally.ok.load(Ordering::SeqCst);

@@ -24,6 +24,7 @@ mod lifecycle;
 mod load;
 mod mesh;
 mod metrics;
+mod pb;
 #[cfg(feature = "protobuf")]
 mod proto;
 mod stop;

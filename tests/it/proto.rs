@@ -4,37 +4,13 @@
 
 use micro_mesh::{CallOptions, Caller, Context, Error, Request, Response, Service, ServiceHandle, Stream};
 use prost::Message;
-use serde::{Deserialize, Serialize};
 
 use crate::examples::{spawn, wait_listening};
+use crate::pb::{Count, Hello, Reply};
 use crate::support::{
     Http, Resp, SRV, check, check_err, check_error, client_to, example_call, exchange, free_port, rpc,
     servers, stop,
 };
-
-/// `message Request { string name = 1; }`, as the srv example writes it.
-#[derive(Clone, PartialEq, prost::Message, Serialize, Deserialize)]
-#[serde(default)]
-struct Hello {
-    #[prost(string, tag = "1")]
-    name: String,
-}
-
-/// `message Response { string msg = 1; }`.
-#[derive(Clone, PartialEq, prost::Message, Serialize, Deserialize)]
-#[serde(default)]
-struct Reply {
-    #[prost(string, tag = "1")]
-    msg: String,
-}
-
-/// `message StreamingRequest { int64 count = 1; }` (and `StreamingResponse`, the same shape).
-#[derive(Clone, PartialEq, prost::Message, Serialize, Deserialize)]
-#[serde(default)]
-struct Count {
-    #[prost(int64, tag = "1")]
-    count: i64,
-}
 
 /// What a go-micro client sends for `Request{name: "Hobo"}`: field 1, length-delimited, 4 bytes.
 const HOBO: [u8; 6] = [0x0a, 0x04, 0x48, 0x6f, 0x62, 0x6f];

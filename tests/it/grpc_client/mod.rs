@@ -14,36 +14,12 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use micro_mesh::{CallOptions, Caller, Context, Error, GrpcClient, Limits, Service, ServiceHandle, Stream};
-use serde::{Deserialize, Serialize};
 
+use crate::pb::{Count, Hello, Reply as Answer};
 use crate::support::{SRV, closed_addr, stop};
 
 /// Held for reading by every test here, for writing while reader threads are counted.
 static CLIENTS: RwLock<()> = RwLock::new(());
-
-/// `message Request { string name = 1; }`.
-#[derive(Clone, PartialEq, prost::Message, Serialize, Deserialize)]
-#[serde(default)]
-struct Hello {
-    #[prost(string, tag = "1")]
-    name: String,
-}
-
-/// `message Response { string msg = 1; }`.
-#[derive(Clone, PartialEq, prost::Message, Serialize, Deserialize)]
-#[serde(default)]
-struct Answer {
-    #[prost(string, tag = "1")]
-    msg: String,
-}
-
-/// `message StreamingRequest { int64 count = 1; }` (and `StreamingResponse`, the same shape).
-#[derive(Clone, PartialEq, prost::Message, Serialize, Deserialize)]
-#[serde(default)]
-struct Count {
-    #[prost(int64, tag = "1")]
-    count: i64,
-}
 
 /// What the stream handler reports: messages sent so far, and each stream's outcome.
 struct Probe {
