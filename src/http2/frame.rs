@@ -239,6 +239,42 @@ impl From<ConnectionError> for Error {
 mod parse;
 pub use parse::parse;
 
+/// What reads a connection's frames: both ends of a connection (our server's reader, our
+/// client's) hand them to [`each`] this way.
+pub trait Dispatch {
+    /// Handles one frame; an error ends the connection (GOAWAY with its code).
+    fn frame(&mut self, frame: Frame<'_>) -> Result<(), ConnectionError>;
+    /// A frame that fails only its stream (RFC 9113 section 5.4.2): reset it and go on.
+    fn stream_error(&mut self, stream: u32, code: ErrorCode);
+}
+
+/// Parses the whole frames at the start of `buf` and hands each to `to`, until more bytes are
+/// needed or a connection error: how many bytes were used, and the error if one ended it.
+pub fn each(buf: &[u8], max_frame_size: u32, to: &mut impl Dispatch) -> (usize, Result<(), ConnectionError>) {
+    let mut at = 0;
+    loop {
+        match parse(&buf[at..], max_frame_size) {
+            Ok(None) => return (at, Ok(())),
+            Ok(Some((frame, used))) => {
+                at += used;
+                if let Err(err) = to.frame(frame) {
+                    return (at, Err(err));
+                }
+            }
+            Err(Error::Connection(err)) => return (at, Err(err)),
+            Err(Error::Stream {
+                stream,
+                code,
+                consumed,
+                ..
+            }) => {
+                at += consumed;
+                to.stream_error(stream, code);
+            }
+        }
+    }
+}
+
 pub mod encode;
 
 #[cfg(test)]

@@ -54,28 +54,7 @@ pub(super) fn run(conn: &Arc<Conn>, mut sock: TcpStream) {
     let mut buf: Vec<u8> = Vec::with_capacity(32 * 1024);
     let mut scratch = vec![0u8; 32 * 1024];
     let why = loop {
-        let mut at = 0;
-        let handled = loop {
-            match frame::parse(&buf[at..], MIN_MAX_FRAME_SIZE) {
-                Ok(None) => break Ok(()),
-                Ok(Some((frame, used))) => {
-                    at += used;
-                    if let Err(err) = reader.handle(frame) {
-                        break Err(err);
-                    }
-                }
-                Err(frame::Error::Connection(err)) => break Err(err),
-                Err(frame::Error::Stream {
-                    stream,
-                    code,
-                    consumed,
-                    ..
-                }) => {
-                    at += consumed;
-                    reader.reset(stream, code, "a malformed frame");
-                }
-            }
-        };
+        let (at, handled) = frame::each(&buf, MIN_MAX_FRAME_SIZE, &mut reader);
         buf.drain(..at);
         if let Err(err) = handled {
             let _ = conn.frames(|out| encode::goaway(out, 0, err.code, err.reason.as_bytes()));
@@ -98,6 +77,16 @@ pub(super) fn run(conn: &Arc<Conn>, mut sock: TcpStream) {
     };
     log::debug!("grpc client connection to {} ends: {why}", conn.authority);
     conn.fail_all(&why);
+}
+
+impl frame::Dispatch for Reader<'_> {
+    fn frame(&mut self, frame: Frame<'_>) -> Result<(), ConnectionError> {
+        self.handle(frame)
+    }
+
+    fn stream_error(&mut self, stream: u32, code: ErrorCode) {
+        self.reset(stream, code, "a malformed frame");
+    }
 }
 
 impl Reader<'_> {

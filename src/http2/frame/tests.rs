@@ -384,3 +384,45 @@ fn unknown_frame_types_and_flags_are_ignored() {
         },
     );
 }
+
+/// What `each` saw: frame kinds handed on, streams reset.
+#[derive(Default)]
+struct Seen {
+    frames: Vec<u8>,
+    resets: Vec<(u32, ErrorCode)>,
+}
+
+impl Dispatch for Seen {
+    fn frame(&mut self, frame: Frame<'_>) -> Result<(), ConnectionError> {
+        self.frames.push(match frame {
+            Frame::Ping { .. } => kind::PING,
+            Frame::WindowUpdate { .. } => kind::WINDOW_UPDATE,
+            _ => 0xff,
+        });
+        Ok(())
+    }
+
+    fn stream_error(&mut self, stream: u32, code: ErrorCode) {
+        self.resets.push((stream, code));
+    }
+}
+
+#[test]
+fn each_hands_on_whole_frames_resets_bad_streams_and_stops_at_a_partial_one() {
+    let mut buf = Vec::new();
+    encode::ping(&mut buf, [1; 8]);
+    buf.extend(raw(kind::WINDOW_UPDATE, 0, 3, &0u32.to_be_bytes())); // stream 3's error only
+    encode::window_update(&mut buf, 0, 10);
+    let whole = buf.len();
+    encode::ping(&mut buf, [2; 8]);
+    buf.truncate(buf.len() - 3); // the last PING has not all arrived
+    let mut seen = Seen::default();
+    let (used, result) = each(&buf, 16_384, &mut seen);
+    assert!(result.is_ok());
+    assert_eq!(used, whole);
+    assert_eq!(seen.frames, [kind::PING, kind::WINDOW_UPDATE]);
+    assert_eq!(seen.resets, [(3, ErrorCode::ProtocolError)]);
+    let bad = raw(kind::WINDOW_UPDATE, 0, 0, &0u32.to_be_bytes()); // the connection's: fatal
+    let (_, result) = each(&bad, 16_384, &mut Seen::default());
+    assert_eq!(result.unwrap_err().code, ErrorCode::ProtocolError);
+}

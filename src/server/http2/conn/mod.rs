@@ -95,6 +95,8 @@ struct Conn<'a> {
     peer_addr: Option<std::net::SocketAddr>,
     /// The service was already draining when the connection opened.
     born_draining: bool,
+    /// The peer's first frame, its SETTINGS (RFC 9113 section 3.4), has arrived.
+    settled: bool,
 }
 
 /// Serves an HTTP/2 connection whose preface (and `rest`, bytes read after it) has arrived.
@@ -141,6 +143,7 @@ pub(crate) fn serve(host: &dyn Host, sock: &TcpStream, rest: &[u8]) {
         read_timeout: TICK,
         peer_addr: sock.peer_addr().ok(),
         born_draining: host.draining(),
+        settled: false,
     };
     let _ = sock.set_read_timeout(Some(TICK));
     if let Err(err) = conn.run() {
@@ -179,46 +182,35 @@ fn calm(reason: &'static str) -> ConnectionError {
     }
 }
 
+impl frame::Dispatch for Conn<'_> {
+    fn frame(&mut self, frame: Frame<'_>) -> Result<(), ConnectionError> {
+        if !self.settled && !matches!(frame, Frame::Settings { ack: false, .. }) {
+            return Err(ConnectionError::protocol(
+                "the preface was not followed by SETTINGS",
+            ));
+        }
+        self.settled = true;
+        self.last_frame = Instant::now();
+        self.handle(frame)
+    }
+
+    fn stream_error(&mut self, stream: u32, code: ErrorCode) {
+        self.reset(stream, code);
+    }
+}
+
 impl Conn<'_> {
     /// Reads and handles frames until the connection ends; `Err` is the GOAWAY to send.
     fn run(&mut self) -> Result<(), ConnectionError> {
-        let mut settled = false; // the peer's first frame must be SETTINGS (3.4)
         let mut scratch = vec![0u8; 16 * 1024];
         loop {
             // Frames borrow the buffer, so it is taken out while they are handled.
             let mut buf = std::mem::take(&mut self.buf);
-            let mut at = 0;
-            let handled = loop {
-                match frame::parse(&buf[at..], MIN_MAX_FRAME_SIZE) {
-                    Ok(None) => break Ok(()),
-                    Ok(Some((frame, used))) => {
-                        at += used;
-                        if !settled && !matches!(frame, Frame::Settings { ack: false, .. }) {
-                            break Err(ConnectionError::protocol(
-                                "the preface was not followed by SETTINGS",
-                            ));
-                        }
-                        settled = true;
-                        self.last_frame = Instant::now();
-                        if let Err(err) = self.handle(frame) {
-                            break Err(err);
-                        }
-                    }
-                    Err(frame::Error::Connection(err)) => break Err(err),
-                    Err(frame::Error::Stream {
-                        stream,
-                        code,
-                        consumed,
-                        ..
-                    }) => {
-                        at += consumed;
-                        self.reset(stream, code);
-                    }
-                }
-            };
+            let (at, handled) = frame::each(&buf, MIN_MAX_FRAME_SIZE, self);
             buf.drain(..at);
             self.buf = buf;
             handled?;
+            let settled = self.settled;
             if !self.tick(settled)? {
                 return Ok(());
             }
