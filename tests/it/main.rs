@@ -15,6 +15,8 @@ mod floors;
 mod grpc;
 #[cfg(feature = "protobuf")]
 mod grpc_client;
+#[cfg(feature = "protobuf")]
+mod grpc_client_interop;
 mod hostile;
 mod hostile_h2;
 mod http11;
