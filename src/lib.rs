@@ -95,7 +95,7 @@ mod cli;
 pub use cli::cli_main;
 pub use client::blocking::{HttpClient, HttpClientBuilder};
 pub use client::grpc::{GrpcClient, GrpcClientBuilder};
-pub use client::{Call, CallOptions, Caller, Client, ClientKind, Messages, Reply};
+pub use client::{Call, CallOptions, Caller, Client, ClientKind, Messages, Plugins, Reply};
 #[cfg(feature = "protobuf")]
 pub use codec::ProtoMessage;
 pub use codec::{Codec, JSON, NDJSON};

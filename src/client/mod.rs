@@ -13,7 +13,10 @@ use crate::metadata::Metadata;
 
 pub mod blocking;
 pub mod grpc;
+mod plugins;
 mod retry;
+
+pub use plugins::Plugins;
 
 /// The client plugins `--client` can name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -73,12 +76,21 @@ pub struct CallOptions {
     pub retries: Option<u32>,
     /// Whether the call may be repeated even after it may have reached the server.
     pub idempotent: bool,
+    /// The client plugin for this call (HTTP or gRPC), when a service's default (`--client`)
+    /// is not the one: only a [`Plugins`] client (what a `Service` builds) honours it.
+    pub client: Option<ClientKind>,
 }
 
 impl CallOptions {
     /// Options with a header added.
     pub fn with_metadata(mut self, key: &str, value: &str) -> CallOptions {
         self.metadata.insert(key, value);
+        self
+    }
+
+    /// Options with the client plugin for this call.
+    pub fn with_client(mut self, client: ClientKind) -> CallOptions {
+        self.client = Some(client);
         self
     }
 

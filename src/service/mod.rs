@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use crate::client::blocking::HttpClient;
 use crate::client::grpc::GrpcClient;
-use crate::client::{Client, ClientKind};
+use crate::client::{Client, ClientKind, Plugins};
 use crate::error::Error;
 use crate::flags::{self, Flag, Flags};
 use crate::health::Health;
@@ -283,7 +283,8 @@ impl Service {
     }
 }
 
-/// The client `--client` names, configured by the client flags (both builders take the same).
+/// Both client plugins configured by the client flags (both builders take the same), calls
+/// going over `--client` unless their options name the other.
 fn client_from(flags: &Flags, metrics: Option<Arc<Metrics>>) -> Result<Arc<dyn Client>, Error> {
     macro_rules! configured {
         ($builder:expr) => {
@@ -294,12 +295,13 @@ fn client_from(flags: &Flags, metrics: Option<Arc<Metrics>>) -> Result<Arc<dyn C
                 .retries(flags.client_retries)
                 .namespace(Some(&flags.client_namespace))
                 .cluster_domain(&flags.client_cluster_domain)
-                .metrics(metrics)
+                .metrics(metrics.clone())
                 .build()
         };
     }
-    Ok(match flags.client {
-        ClientKind::Http => Arc::new(configured!(HttpClient::builder())),
-        ClientKind::Grpc => Arc::new(configured!(GrpcClient::builder())),
-    })
+    Ok(Arc::new(Plugins {
+        default: flags.client,
+        http: configured!(HttpClient::builder()),
+        grpc: configured!(GrpcClient::builder()),
+    }))
 }

@@ -486,3 +486,36 @@ fn spent_or_malformed_budgets_never_reach_the_handler() {
         stop(server, srv);
     }
 }
+
+/// A call can pick its client plugin in its options: the service's default stays HTTP, one
+/// call goes over gRPC, and the backend counts one of each.
+#[test]
+fn a_call_chooses_grpc_in_its_options() {
+    let srv = crate::support::sample("http");
+    let port = srv.addr().port();
+    let front = Service::new("test.front")
+        .address("127.0.0.1:0")
+        .call_address(&format!(":{port}"))
+        .resolve(&format!("go-micro-srv-sample:{port}={}", srv.addr()))
+        .api("/both", &["GET"], |ctx: &Context, _: Request| {
+            let hello = serde_json::json!({ "name": "Both" });
+            let over_http: serde_json::Value = ctx.call(crate::support::SRV, "Example.Call", &hello)?;
+            let grpc = CallOptions::default().with_client(ClientKind::Grpc);
+            let over_grpc: serde_json::Value =
+                ctx.call_with(crate::support::SRV, "Example.Call", &hello, &grpc)?;
+            Response::json(&[over_http, over_grpc])
+        })
+        .start()
+        .unwrap();
+    let resp = crate::support::exchange("front", front.addr(), &request("GET", "/both", &[], ""));
+    check(&resp, 200, r#"[{"msg":"Hello Both"},{"msg":"Hello Both"}]"#);
+    let metrics = crate::support::exchange("srv", srv.addr(), &request("GET", "/metrics", &[], "")).text();
+    for protocol in ["http1", "grpc"] {
+        let line = format!(
+            r#"micro_server_requests_total{{route="/Example.Call",code="200",protocol="{protocol}"}} 1"#
+        );
+        assert!(metrics.contains(&line), "{line} missing:\n{metrics}");
+    }
+    stop("front", front);
+    stop("srv", srv);
+}

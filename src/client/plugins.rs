@@ -1,0 +1,38 @@
+//! Both client plugins behind one `Client`: each call goes over its options' plugin, else the
+//! service's default (`--client`), as go-micro picks a client per call.
+
+use crate::client::blocking::HttpClient;
+use crate::client::grpc::GrpcClient;
+use crate::client::{Call, Client, ClientKind, Messages, Reply};
+use crate::error::Error;
+
+/// An HTTP and a gRPC client configured alike; a call picks one by
+/// [`CallOptions::client`](crate::CallOptions::client), else `default`. A `Service` builds one
+/// from its flags. (The gRPC client opens no connection until its first call.)
+pub struct Plugins {
+    /// The plugin of calls that name none.
+    pub default: ClientKind,
+    /// The HTTP/1.1 client.
+    pub http: HttpClient,
+    /// The gRPC client.
+    pub grpc: GrpcClient,
+}
+
+impl Plugins {
+    fn pick(&self, call: &Call<'_>) -> &dyn Client {
+        match call.options.client.unwrap_or(self.default) {
+            ClientKind::Http => &self.http,
+            ClientKind::Grpc => &self.grpc,
+        }
+    }
+}
+
+impl Client for Plugins {
+    fn call_raw(&self, call: &Call<'_>) -> Result<Reply, Error> {
+        self.pick(call).call_raw(call)
+    }
+
+    fn stream_raw(&self, call: &Call<'_>) -> Result<Messages, Error> {
+        self.pick(call).stream_raw(call)
+    }
+}
