@@ -11,6 +11,7 @@ mod cli;
 mod client;
 mod errors;
 mod examples;
+mod faults;
 mod floors;
 mod grpc;
 #[cfg(feature = "protobuf")]
