@@ -13,6 +13,7 @@
 #   api              default        10.244.77.12  go-micro-api-sample -> go-micro-srv-sample:9080
 #   srvb             team-b         10.244.77.13  go-micro-srv-sample (another namespace)
 #   apinons          default        10.244.77.14  api without POD_NAMESPACE (search list only)
+#   apigrpc          default        10.244.77.15  api with --client grpc -> go-micro-srv-sample:9080
 #   client           default        10.244.77.20  curl (Debian's), short names
 #   other            other          10.244.77.21  curl, cross-namespace names
 #
@@ -109,6 +110,7 @@ pod srv default 11
 pod api default 12
 pod srvb team-b 13
 pod apinons default 14
+pod apigrpc default 15
 pod client default 20
 pod other other 21
 
@@ -133,9 +135,10 @@ done
 ip netns exec "$P-client" getent ahostsv4 go-micro-srv-sample >/dev/null || die "cluster DNS did not answer within 10 s"
 
 # -- the services, as the Deployments run them.
-# serve POD EXAMPLE [POD_NAMESPACE]: the static EXAMPLE in an image-equivalent root, in POD, as
-# 65532:65532, with POD_NAMESPACE as the downward API sets it (the third argument; default: the
-# pod's namespace, as in k8s/; "-" leaves it unset).
+# serve POD EXAMPLE [POD_NAMESPACE [FLAG...]]: the static EXAMPLE in an image-equivalent root, in
+# POD, as 65532:65532, with POD_NAMESPACE as the downward API sets it (the third argument;
+# default or "": the pod's namespace, as in k8s/; "-" leaves it unset), and FLAGs after the
+# Deployment's.
 serve() {
     local name=$1 ex=$2 root=$WORK/root-$1 pod_ns=${3:-${POD_K8S_NS[$1]}}
     local env=(env -u POD_NAMESPACE)
@@ -144,7 +147,7 @@ serve() {
         "$(kube_resolv "${POD_K8S_NS[$name]}")"
     "${env[@]}" ip netns exec "$P-$name" \
         chroot --userspec=65532:65532 "$root" \
-        /sample -server_address=0.0.0.0:9080 -client_call_address=:9080 \
+        /sample -server_address=0.0.0.0:9080 -client_call_address=:9080 "${@:4}" \
         >"$WORK/$name.log" 2>&1 &
     disown
 }
@@ -152,7 +155,8 @@ serve srv srv
 serve api api
 serve srvb srv
 serve apinons api - # POD_NAMESPACE unset: only the resolv.conf search list can find srv
-for name in srv api srvb apinons; do wait_http "$P-client" "http://${POD_IP[$name]}:9080/"; done
+serve apigrpc api "" -client=grpc # calls srv over gRPC (h2c), same name, same DNS
+for name in srv api srvb apinons apigrpc; do wait_http "$P-client" "http://${POD_IP[$name]}:9080/"; done
 
 # curl_from POD ARGS...: Debian's curl in POD (its resolv.conf, its search list), bounded.
 curl_from() { ip netns exec "$P-$1" curl -sS --noproxy '*' --max-time 10 "${@:2}"; }
@@ -180,6 +184,26 @@ expect "api without POD_NAMESPACE -> go-micro-srv-sample:9080 -> srv" "$HELLO" \
 saw_query apinons
 echo "ok   ... through the resolv.conf search list (dnsmasq: go-micro-srv-sample.default.svc.cluster.local from ${POD_IP[apinons]})"
 
+echo "== api calling srv over gRPC (--client grpc; client in default)"
+expect "client -> apigrpc (api -> go-micro-srv-sample:9080 over gRPC -> srv)" "$HELLO" \
+    "$(curl_from client "http://${POD_IP[apigrpc]}:9080/example/call?name=Hobo")"
+expect "client POST /example/call to apigrpc" "$HELLO" \
+    "$(curl_from client -XPOST -d '{"name":"Hobo"}' "http://${POD_IP[apigrpc]}:9080/example/call")"
+reply=$(curl_from client -w ' %{http_code}' "http://${POD_IP[apigrpc]}:9080/example/call?name=")
+case "$reply" in
+*'"id":"go.micro.srv.sample","code":400,'*' 400') echo "ok   apigrpc passes srv's 400 through as the go-micro error ($reply)" ;;
+*) die "apigrpc: want srv's 400 as the go-micro error JSON, got: $reply" ;;
+esac
+saw_query apigrpc
+echo "ok   ... apigrpc looked go-micro-srv-sample up in the cluster DNS (dnsmasq: go-micro-srv-sample.default.svc.cluster.local from ${POD_IP[apigrpc]})"
+# srv's metrics: the calls above arrived over gRPC (the 200s and the 400).
+metrics=$(curl_from client http://go-micro-srv-sample:9080/metrics)
+for code in 200 400; do
+    want="micro_server_requests_total{route=\"/Example.Call\",code=\"$code\",protocol=\"grpc\"}"
+    grep -qF "$want" <<<"$metrics" || die "srv's /metrics lacks $want; protocol lines: $(grep protocol= <<<"$metrics" | tr '\n' ' ')"
+    echo "ok   srv counted gRPC calls: $(grep -F "$want" <<<"$metrics")"
+done
+
 echo "== across namespaces (client in other)"
 expect "other -> go-micro-srv-sample.team-b:9080/Example.Call" "$HELLO" \
     "$(rpc other http://go-micro-srv-sample.team-b:9080/Example.Call)"
@@ -203,6 +227,11 @@ reply=$(curl_from client -w ' %{http_code}' 'http://go-micro-api-sample:9080/exa
 case "$reply" in
 *'"id":"go.micro.client"'*' 503') echo "ok   srv in default stopped: api answers 503 from its client ($reply)" ;;
 *) die "srv in default stopped: want api's 503 from go.micro.client, got: $reply" ;;
+esac
+reply=$(curl_from client -w ' %{http_code}' "http://${POD_IP[apigrpc]}:9080/example/call?name=Hobo")
+case "$reply" in
+*'"id":"go.micro.client"'*' 503') echo "ok   srv in default stopped: apigrpc answers 503 from its gRPC client ($reply)" ;;
+*) die "srv in default stopped: want apigrpc's 503 from go.micro.client, got: $reply" ;;
 esac
 
 echo "netns-test: PASS"
