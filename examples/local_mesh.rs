@@ -1,5 +1,6 @@
 //! Both seed services in one process on loopback, wired like a mesh with no DNS: api calls srv
-//! through the `:PORT` name rule, and the override map points `go-micro-srv-sample` at srv.
+//! through the `:PORT` name rule, and the override map points `go-micro-srv-sample` at srv;
+//! `/example/call` calls it over HTTP, `/example/grpc` the same endpoint over gRPC (h2c).
 //!
 //! ```text
 //! cargo run --example local_mesh            # ports 8080 (api) and 9080 (srv)
@@ -8,7 +9,7 @@
 
 use std::sync::mpsc;
 
-use micro_mesh::{Caller, Context, Error, Request, Response, Service};
+use micro_mesh::{CallOptions, Caller, ClientKind, Context, Error, Request, Response, Service};
 use serde::{Deserialize, Serialize};
 
 #[derive(Serialize, Deserialize)]
@@ -20,6 +21,19 @@ struct Hello {
 #[derive(Serialize, Deserialize)]
 struct Reply {
     msg: String,
+}
+
+/// api's handler: the name from `?name=` or a JSON body, then srv's `Example.Call` with `options`
+/// (over HTTP, or over gRPC when they say so).
+fn call_srv(ctx: &Context, req: &Request, options: &CallOptions) -> Result<Response, Error> {
+    let hello = match req.method.as_str() {
+        "GET" => Hello {
+            name: req.query_param("name").unwrap_or_default(),
+        },
+        _ => req.json()?,
+    };
+    let reply: Reply = ctx.call_with("go.micro.srv.sample", "Example.Call", &hello, options)?;
+    Response::json(&reply)
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -46,15 +60,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .api(
             "/example/call",
             &["GET", "POST"],
+            |ctx: &Context, req: Request| call_srv(ctx, &req, &CallOptions::default()),
+        )
+        .api(
+            "/example/grpc",
+            &["GET", "POST"],
             |ctx: &Context, req: Request| {
-                let hello = match req.method.as_str() {
-                    "GET" => Hello {
-                        name: req.query_param("name").unwrap_or_default(),
-                    },
-                    _ => req.json()?,
-                };
-                let reply: Reply = ctx.call("go.micro.srv.sample", "Example.Call", &hello)?;
-                Response::json(&reply)
+                call_srv(ctx, &req, &CallOptions::default().with_client(ClientKind::Grpc))
             },
         )
         .start()?;
@@ -64,6 +76,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("api reaches srv as go-micro-srv-sample:{srv_port} (override -> {srv_addr})\n");
     println!("try:");
     println!("  curl -s 'http://{api_addr}/example/call?name=Hobo'");
+    println!("  curl -s 'http://{api_addr}/example/grpc?name=Hobo'      # api -> srv over gRPC");
     println!("  curl -s -XPOST -d '{{\"name\":\"Hobo\"}}' http://{api_addr}/example/call");
     println!(
         "  curl -s -XPOST -H 'Content-Type: application/json' -d '{{\"name\":\"Hobo\"}}' http://{srv_addr}/Example.Call"

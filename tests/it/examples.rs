@@ -187,6 +187,21 @@ fn examples_chain_over_grpc_with_flags() {
     );
 }
 
+/// local_mesh runs both services in one process and shows both wires: `/example/call` reaches
+/// srv over HTTP, `/example/grpc` over gRPC, with the same answers.
+#[test]
+fn examples_local_mesh_calls_over_http_and_grpc() {
+    let (api_port, srv_port) = (free_port(), free_port());
+    let mut mesh = spawn("local_mesh", &[&api_port.to_string(), &srv_port.to_string()], &[]);
+    let addr = wait_listening(&mut mesh, api_port);
+    for path in ["/example/call", "/example/grpc"] {
+        let resp = exchange(path, addr, &request("GET", &format!("{path}?name=Both"), &[], ""));
+        check(&resp, 200, r#"{"msg":"Hello Both"}"#);
+        let resp = exchange(path, addr, &request("GET", &format!("{path}?name="), &[], ""));
+        check_error(&resp, 400, SRV, "name must not be empty");
+    }
+}
+
 /// `MICRO_SERVER_ADDRESS` is the fallback for `--server_address`.
 #[test]
 fn examples_env_fallback_for_server_address() {
