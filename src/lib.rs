@@ -1,5 +1,6 @@
 //! micro-mesh: small synchronous services for a Kubernetes + Istio mesh, speaking go-micro's
-//! HTTP/JSON wire format with no registry, selector or transport of their own.
+//! HTTP/JSON, protobuf and gRPC (h2c) wire formats with no registry, selector or transport of
+//! their own.
 //!
 //! # Quickstart
 //!
