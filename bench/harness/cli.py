@@ -138,7 +138,7 @@ def main(description):
     r.add_argument("--peers", default=None, help="built peers directory (bench/run.sh passes it)")
     r.add_argument("--only", default=None,
                    help="comma-separated ids: mm-http,mm-http-nometrics,mm-http-log,mm-http-log-nometrics,"
-                        "mm-tiny,go,axum,nginx,mm-chain,gomicro-chain,clients")
+                        "mm-tiny,go,axum,nginx,mm-chain,mm-chain-grpc,grpcgo-chain,gomicro-chain,clients")
     r.add_argument("--wait-load", type=float, default=None,
                    help="first wait until the 1-minute load average is below this (polls every 30 s)")
     r.add_argument("--wait-load-max", type=float, default=1200, help="give up waiting after this many s")

@@ -5,7 +5,7 @@ and one round of the client benchmark against a fixed server.
 import time
 
 from .loadgen import run_client, wrk
-from .net import free_port, start
+from .net import free_port, start, start_listening
 from .plan import fill
 from .procs import cap_log, logfile, stop
 from .sysstat import (Sampler, children_cpu_s, cpu_s, group_pids, loadavg, machine_cpu, own_cpu_s,
@@ -23,8 +23,11 @@ def bench_target(t, conns_list, duration, warmup, round_no):
             pport = free_port()
             kw["pre_addr"] = f"127.0.0.1:{pport}"
             logs.append(logfile(t["id"] + "-pre"))
-            p, ms = start(fill(t["pre"], addr=kw["pre_addr"]), pport, "/Example.Call", logs[-1],
-                          env=t.get("env"))
+            pre = fill(t["pre"], addr=kw["pre_addr"])
+            if t.get("pre_probe") == "tcp":  # a gRPC-only srv: ready once it accepts
+                p, ms = start_listening(pre, pport, logs[-1], env=t.get("env"))
+            else:
+                p, ms = start(pre, pport, "/Example.Call", logs[-1], env=t.get("env"))
             procs.append(p)
             rec["pre_startup_ms"] = ms
         port = free_port()

@@ -67,3 +67,27 @@ def start(argv, port, path, log, env=None, timeout=15.0):
         except OSError as e:
             last = repr(e)
         time.sleep(0.001)
+
+
+def start_listening(argv, port, log, env=None, timeout=15.0):
+    """Start a server that speaks no HTTP/1.1 (grpc-go-server: h2c only) and poll every 1 ms
+    until its port accepts a connection. Returns (Popen, ms from just before the exec)."""
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+        raise RuntimeError(f"port {port} already answers: refusing to measure another process")
+    except OSError:
+        pass
+    t0 = time.monotonic()
+    p = spawn(argv, log=log, env=env)
+    while True:
+        if p.poll() is not None:
+            stop(p)
+            raise RuntimeError(f"exited with code {p.returncode} before listening: {' '.join(argv)}")
+        if time.monotonic() - t0 > timeout:
+            stop(p)
+            raise RuntimeError(f"not listening within {timeout} s: {' '.join(argv)}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return p, (time.monotonic() - t0) * 1000.0
+        except OSError:
+            time.sleep(0.001)

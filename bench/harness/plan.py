@@ -5,7 +5,9 @@ does not know yet.
 
 import os
 import shutil
+import subprocess
 
+from .common import HERE
 from .net import free_port, start
 from .procs import cap_log, logfile, stop
 
@@ -74,12 +76,43 @@ def targets(bins, peers, skipped, log_level, access_log, metrics_off=True):
                 "path": "/example/call", "env": quiet,
                 "pre": [srv, "-server_address={addr}"],
                 "cmd": [api, "-server_address={addr}", "-client_call_address={pre_addr}"]})
+    # The same chain with api's calls to srv over gRPC (h2c, srv's one port serves both wires).
+    out.append({"id": "mm-chain-grpc", "label": "micro-mesh api -> srv (gRPC)", "kind": "chain",
+                "bin": api, "path": "/example/call", "env": quiet,
+                "pre": [srv, "-server_address={addr}"],
+                "cmd": [api, "-server_address={addr}", "-client_call_address={pre_addr}",
+                        "--client", "grpc"]})
+    grpcgo = peer("target/go/grpc-go-server")
+    if have(grpcgo, "grpc-go chain (grpc-go-server)"):
+        chain_api = grpc_chain_api(peers, skipped)
+        if chain_api:
+            out.append({"id": "grpcgo-chain", "label": "Go net/http api -> grpc-go srv (gRPC)",
+                        "kind": "chain", "bin": chain_api, "path": "/example/call",
+                        "pre": [grpcgo, "{addr}"], "pre_probe": "tcp",
+                        "cmd": [chain_api, "{addr}", "{pre_addr}"]})
     gml, gmla = peer("target/go/go-micro-like"), peer("target/go/go-micro-like-api")
     if (have(gml, "go-micro-like chain (go-micro-like)")
             and have(gmla, "go-micro-like chain (go-micro-like-api)")):
         out.append({"id": "gomicro-chain", "label": "go-micro-like api -> srv (seed stand-in)",
                     "kind": "chain", "bin": gmla, "path": "/example/call",
                     "pre": [gml, "{addr}"], "cmd": [gmla, "{addr}", "{pre_addr}"]})
+    return out
+
+
+def grpc_chain_api(peers, skipped):
+    """bench/peers/grpc-chain-api (ours) built into bench/tmp/go/grpc-chain-api when missing or
+    older than its source, offline against Debian's grpc-go; None (and a `skip:`) if it fails."""
+    src = os.path.join(HERE, "peers", "grpc-chain-api")
+    out = os.path.join(HERE, "tmp", "go", "grpc-chain-api")
+    if (not os.path.exists(out) or os.path.getmtime(out) < os.path.getmtime(os.path.join(src, "main.go"))):
+        print("   building grpc-chain-api (bench/peers/grpc-chain-api/build.sh)", flush=True)
+        r = subprocess.run([os.path.join(src, "build.sh"), peers, out], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, check=False)
+        if r.returncode != 0:
+            skipped.append("grpc-go chain (grpc-chain-api): did not build: "
+                           + r.stdout.decode(errors="replace").strip()[-300:])
+            print(f"skip: {skipped[-1]}", flush=True)
+            return None
     return out
 
 

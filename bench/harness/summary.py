@@ -154,6 +154,12 @@ def targets_check(s):
                 f"<= {theirs:.2f}" if theirs is not None else "-", lambda v, t=theirs: v <= t)
         add(f"chain / single hop c={c}", ratio(lv("mm-chain", c, "rps"), lv("mm-http", c, "rps")),
             ">= 0.45x", lambda v: v >= 0.45)
+        # issue 13: the chain over gRPC (api --client grpc) vs a grpc-go chain, and vs over HTTP
+        add(f"grpc chain vs grpc-go chain c={c}",
+            ratio(lv("mm-chain-grpc", c, "rps"), lv("grpcgo-chain", c, "rps")),
+            ">= 1.5x", lambda v: v >= 1.5)
+        add(f"grpc chain / http chain c={c}",
+            ratio(lv("mm-chain-grpc", c, "rps"), lv("mm-chain", c, "rps")), "(reported)", lambda v: None)
     for th in ("1", "8"):
         by = s["clients"].get(th, {})
         add(f"client vs ureq {th} thr",
