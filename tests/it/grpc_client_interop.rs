@@ -35,7 +35,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
@@ -507,111 +507,12 @@ matrix!(
     die,
 );
 
-/// A Python 3 that imports `grpc`: Debian's `/usr/bin/python3` first (`python3` on PATH may be
-/// another interpreter without it), then `python3`.
+/// Python with grpcio and this file's peer script.
 fn find_grpcio() -> Result<[PathBuf; 2], &'static str> {
-    let script = peers_dir().join("grpcio_server.py");
-    for python in ["/usr/bin/python3", "python3"] {
-        let ok = Command::new(python)
-            .args(["-c", "import grpc"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        if ok {
-            return Ok([PathBuf::from(python), script]);
-        }
-    }
-    Err("no python3 with grpc (apt-get install python3-grpcio)")
+    crate::peers::grpcio("grpcio_server.py")
 }
 
-/// Where Debian's Go packages live; grpc-go builds against it in GOPATH mode.
-const GOCODE: &str = "/usr/share/gocode";
-
-/// The grpc-go server peer's binaries are named `{PREFIX}{hash:016x}` in `target/tmp/grpc-peers/`.
-const PREFIX: &str = "grpc-go-server-";
-
-/// Builds the grpc-go server peer once into `target/tmp/grpc-peers/`, named by a hash of its
-/// source and the Go version (so an edit or a new toolchain rebuilds it); offline, in GOPATH
-/// mode.
+/// This file's grpc-go peer, built.
 fn build_grpc_go() -> Result<[PathBuf; 1], &'static str> {
-    let version = Command::new("go")
-        .arg("version")
-        .stdin(Stdio::null())
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .ok_or("no go (apt-get install golang-go)")?;
-    for file in [
-        "google.golang.org/grpc/server.go",
-        "github.com/golang/protobuf/proto/proto.go",
-        "google.golang.org/protobuf/proto/encode.go",
-        "golang.org/x/net/http2/http2.go",
-    ] {
-        if !Path::new(GOCODE).join("src").join(file).is_file() {
-            return Err("grpc-go sources missing from /usr/share/gocode (apt-get install \
-                        golang-google-grpc-dev golang-github-golang-protobuf-1-5-dev \
-                        golang-google-protobuf-dev)");
-        }
-    }
-    let dir = peers_dir().join("grpc-go-server");
-    let source = std::fs::read(dir.join("main.go")).expect("reading the grpc-go peer's source");
-    let key = fnv1a(&[&source[..], &version.stdout[..]].concat());
-    let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("grpc-peers");
-    let binary = out_dir.join(format!("{PREFIX}{key:016x}"));
-    if binary.is_file() {
-        return Ok([binary]);
-    }
-    std::fs::create_dir_all(&out_dir).expect("creating target/tmp/grpc-peers");
-    // Built under a name of its own, then renamed: other test processes may build it too.
-    let partial = out_dir.join(format!("{PREFIX}{key:016x}.{}", std::process::id()));
-    // A build takes the cores for a few seconds: not while timing tests run.
-    let _serial = serial();
-    let started = Instant::now();
-    let built = Command::new("go")
-        .args(["build", "-o"])
-        .arg(&partial)
-        .arg("main.go")
-        .current_dir(&dir)
-        .env("GO111MODULE", "off")
-        .env("GOPATH", GOCODE)
-        .env("GOPROXY", "off")
-        .env("GOFLAGS", "")
-        .env("GOCACHE", out_dir.join("go-build"))
-        .stdin(Stdio::null())
-        .output()
-        .expect("running go build");
-    assert!(
-        built.status.success(),
-        "go build of tests/peers/grpc-go-server failed ({}):\n{}",
-        built.status,
-        String::from_utf8_lossy(&built.stderr)
-    );
-    std::fs::rename(&partial, &binary).expect("renaming the built grpc-go peer");
-    // Earlier builds (an older source or Go) go; others' partial builds (a `.pid` suffix) stay.
-    let current = binary.file_name().unwrap_or_default();
-    for entry in std::fs::read_dir(&out_dir).into_iter().flatten().flatten() {
-        let name = entry.file_name();
-        let stale = name.to_str().is_some_and(|n| {
-            n.strip_prefix(PREFIX)
-                .is_some_and(|k| k.len() == 16 && k.bytes().all(|b| b.is_ascii_hexdigit()))
-        });
-        if stale && name != current {
-            let _ = std::fs::remove_file(entry.path());
-        }
-    }
-    eprintln!("built {} in {:.1?}", binary.display(), started.elapsed());
-    Ok([binary])
-}
-
-fn peers_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers")
-}
-
-/// 64-bit FNV-1a: a stable cache key (std's hasher may change between Rust releases).
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
+    crate::peers::grpc_go("grpc-go-server")
 }

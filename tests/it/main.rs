@@ -28,6 +28,7 @@ mod load;
 mod mesh;
 mod metrics;
 mod pb;
+mod peers;
 #[cfg(feature = "protobuf")]
 mod proto;
 mod stop;
