@@ -8,13 +8,13 @@ use std::time::{Duration, Instant};
 use ureq::unversioned::resolver::{ResolvedSocketAddrs, Resolver};
 use ureq::unversioned::transport::{Connector, DefaultConnector, NextTimeout};
 
-use crate::client::retry::{self, Failure, Policy};
+use crate::client::dial::{Dial, dial_setters};
+use crate::client::retry::{self, Failure};
 use crate::client::{Call, Client, Messages, Reply};
 use crate::codec::{self, NDJSON};
 use crate::error::{CLIENT_ID, Error};
 use crate::metadata::forwardable;
-use crate::metrics::Metrics;
-use crate::name::{self, Overrides};
+use crate::name;
 use crate::resolve::Resolve;
 
 mod transport;
@@ -38,28 +38,16 @@ const POOL_SHARDS: usize = 8;
 pub struct HttpClient {
     /// Agents with pools of their own; each calling thread sticks to one (see [`HttpClient::agent`]).
     agents: Vec<ureq::Agent>,
-    call_address: String,
-    timeout: Duration,
+    dial: Dial,
     max_reply: u64,
-    retries: u32,
-    namespace: Option<String>,
-    cluster_domain: String,
-    metrics: Option<Arc<Metrics>>,
 }
 
 /// Configures an [`HttpClient`].
 #[derive(Debug, Clone)]
 pub struct HttpClientBuilder {
-    call_address: String,
-    overrides: Overrides,
-    timeout: Duration,
+    dial: Dial,
     pool_per_host: usize,
-    dns_ttl: Duration,
     max_reply: u64,
-    retries: u32,
-    namespace: Option<String>,
-    cluster_domain: String,
-    metrics: Option<Arc<Metrics>>,
 }
 
 impl HttpClient {
@@ -68,77 +56,24 @@ impl HttpClient {
     /// to 16 MiB, no namespace, cluster domain `cluster.local`.
     pub fn builder() -> HttpClientBuilder {
         HttpClientBuilder {
-            call_address: ":9080".into(),
-            overrides: Overrides::new(),
-            timeout: Duration::from_secs(5),
+            dial: Dial::default(),
             pool_per_host: 128,
-            dns_ttl: Duration::from_secs(5),
             max_reply: 16 << 20,
-            retries: 1,
-            namespace: None,
-            cluster_domain: "cluster.local".into(),
-            metrics: None,
         }
     }
 
     /// The default call address.
     pub fn call_address(&self) -> &str {
-        &self.call_address
+        &self.dial.call_address
     }
 }
 
 impl HttpClientBuilder {
-    /// Sets the default call address: `:PORT` (the name rule) or a fixed `HOST:PORT`.
-    pub fn call_address(mut self, addr: &str) -> Self {
-        self.call_address = addr.into();
-        self
-    }
-
-    /// Replaces the override map.
-    pub fn overrides(mut self, overrides: Overrides) -> Self {
-        self.overrides = overrides;
-        self
-    }
-
-    /// Adds one `HOST:PORT=ADDR:PORT` override.
-    pub fn resolve(mut self, entry: &str) -> Result<Self, Error> {
-        self.overrides.add_entry(entry)?;
-        Ok(self)
-    }
-
-    /// Sets the default time budget of a call (sent as `Timeout`).
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
-        self
-    }
+    dial_setters!();
 
     /// Sets how many idle keep-alive connections are kept per host: at least the concurrency.
     pub fn pool_per_host(mut self, n: usize) -> Self {
         self.pool_per_host = n.max(1);
-        self
-    }
-
-    /// Sets how long a DNS answer is reused (zero: look up on every call).
-    pub fn dns_ttl(mut self, ttl: Duration) -> Self {
-        self.dns_ttl = ttl;
-        self
-    }
-
-    /// Sets how often a call that provably never reached the server (refused, say) is retried.
-    pub fn retries(mut self, n: u32) -> Self {
-        self.retries = n;
-        self
-    }
-
-    /// Sets the namespace `:PORT` targets live in: `name.NS.svc.CLUSTER_DOMAIN` (empty: none).
-    pub fn namespace(mut self, namespace: Option<&str>) -> Self {
-        self.namespace = namespace.filter(|ns| !ns.is_empty()).map(str::to_string);
-        self
-    }
-
-    /// Sets the cluster domain for namespaced targets (default `cluster.local`).
-    pub fn cluster_domain(mut self, domain: &str) -> Self {
-        self.cluster_domain = domain.trim_matches('.').to_string();
         self
     }
 
@@ -148,15 +83,9 @@ impl HttpClientBuilder {
         self
     }
 
-    /// Reports calls and retries to a service's metrics.
-    pub(crate) fn metrics(mut self, metrics: Option<Arc<Metrics>>) -> Self {
-        self.metrics = metrics;
-        self
-    }
-
     /// Builds the client.
-    pub fn build(self) -> HttpClient {
-        let t = Some(self.timeout);
+    pub fn build(mut self) -> HttpClient {
+        let t = Some(self.dial.timeout);
         let config = ureq::Agent::config_builder()
             .proxy(None)
             .http_status_as_error(false)
@@ -172,7 +101,7 @@ impl HttpClientBuilder {
             .timeout_per_read(t)
             .timeout_per_write(t)
             .build();
-        let resolve = Arc::new(Resolve::new(self.overrides, self.dns_ttl, &self.cluster_domain));
+        let resolve = Arc::new(self.dial.resolver());
         let agents = (0..POOL_SHARDS)
             .map(|_| {
                 ureq::Agent::with_parts(
@@ -184,13 +113,8 @@ impl HttpClientBuilder {
             .collect();
         HttpClient {
             agents,
-            call_address: self.call_address,
-            timeout: self.timeout,
+            dial: self.dial,
             max_reply: self.max_reply,
-            retries: self.retries,
-            namespace: self.namespace,
-            cluster_domain: self.cluster_domain,
-            metrics: self.metrics,
         }
     }
 }
@@ -219,7 +143,7 @@ impl Client for HttpClient {
 impl HttpClient {
     /// Counts one call in the metrics: its status, or the error's.
     fn observe(&self, call: &Call<'_>, started: Instant, outcome: Result<Result<u16, &Error>, &Error>) {
-        retry::observe(self.metrics.as_ref(), call, started, outcome);
+        retry::observe(self.dial.metrics.as_ref(), call, started, outcome);
     }
 
     /// This thread's agent. ureq's pool scans every idle connection under one lock on each
@@ -281,16 +205,9 @@ impl HttpClient {
         call: &Call<'_>,
         attempt: impl Fn(&str, Duration) -> Result<T, ureq::Error>,
     ) -> Result<T, Error> {
-        let address = call.options.address.as_deref().unwrap_or(&self.call_address);
-        let namespace = call.options.namespace.as_deref().or(self.namespace.as_deref());
-        let target = name::target_in(call.service, address, namespace, &self.cluster_domain)?;
+        let target = self.dial.target(call)?;
         let url = format!("http://{target}/{}", call.endpoint.trim_start_matches('/'));
-        let policy = Policy {
-            timeout: self.timeout,
-            retries: self.retries,
-            metrics: self.metrics.as_ref(),
-        };
-        retry::with_retries(&policy, call, &target, |budget| {
+        retry::with_retries(&self.dial.policy(), call, &target, |budget| {
             attempt(&url, budget).map_err(|failure| Failure {
                 error: client_error(&failure, &target),
                 not_sent: never_sent(&failure),
@@ -346,7 +263,7 @@ impl HttpClient {
                 req = req.header(key, value);
             }
         }
-        if budget != self.timeout {
+        if budget != self.dial.timeout {
             // Rounded down to 10 ms so that calls under similar deadlines reuse the socket's
             // timeout instead of setting it again (ureq skips unchanged values).
             let t = Some(Duration::from_millis(

@@ -12,6 +12,7 @@ use crate::error::{CLIENT_ID, Error};
 use crate::metadata::Metadata;
 
 pub mod blocking;
+mod dial;
 pub mod grpc;
 mod plugins;
 mod retry;

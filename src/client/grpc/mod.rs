@@ -6,18 +6,16 @@
 //! `reader.rs` its reader thread; `slot.rs` a stream's mailbox; `exchange.rs` a reply as its
 //! caller reads it.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::client::retry::{self, Failure, Policy};
+use crate::client::dial::{Dial, dial_setters};
+use crate::client::retry::{self, Failure};
 use crate::client::{Call, Client, Messages, Reply};
 use crate::codec::Codec;
 use crate::error::Error;
 use crate::grpc::content::GrpcCodec;
 use crate::grpc::framing::{self, DEFAULT_MAX};
-use crate::metrics::Metrics;
-use crate::name::{self, Overrides, Target};
-use crate::resolve::Resolve;
+use crate::name::Target;
 
 mod call;
 mod conn;
@@ -54,32 +52,20 @@ use pool::Pool;
 /// ```
 pub struct GrpcClient {
     pool: Pool,
-    call_address: String,
-    timeout: Duration,
-    retries: u32,
-    namespace: Option<String>,
-    cluster_domain: String,
+    dial: Dial,
     max_message: usize,
     codec: GrpcCodec,
-    metrics: Option<Arc<Metrics>>,
 }
 
 /// Configures a [`GrpcClient`].
 #[derive(Debug, Clone)]
 pub struct GrpcClientBuilder {
-    call_address: String,
-    overrides: Overrides,
-    timeout: Duration,
-    retries: u32,
-    namespace: Option<String>,
-    cluster_domain: String,
-    dns_ttl: Duration,
+    dial: Dial,
     max_message: usize,
     idle_timeout: Duration,
     connections: usize,
     stream_window: u32,
     codec: GrpcCodec,
-    metrics: Option<Arc<Metrics>>,
 }
 
 impl GrpcClient {
@@ -90,76 +76,23 @@ impl GrpcClient {
     /// calls whose content type names no codec.
     pub fn builder() -> GrpcClientBuilder {
         GrpcClientBuilder {
-            call_address: ":9080".into(),
-            overrides: Overrides::new(),
-            timeout: Duration::from_secs(5),
-            retries: 1,
-            namespace: None,
-            cluster_domain: "cluster.local".into(),
-            dns_ttl: Duration::from_secs(5),
+            dial: Dial::default(),
             max_message: DEFAULT_MAX,
             idle_timeout: Duration::from_secs(50 * 60),
             connections: 2,
             stream_window: 1 << 20,
             codec: GrpcCodec::Proto,
-            metrics: None,
         }
     }
 
     /// The default call address.
     pub fn call_address(&self) -> &str {
-        &self.call_address
+        &self.dial.call_address
     }
 }
 
 impl GrpcClientBuilder {
-    /// Sets the default call address: `:PORT` (the name rule) or a fixed `HOST:PORT`.
-    pub fn call_address(mut self, addr: &str) -> Self {
-        self.call_address = addr.into();
-        self
-    }
-
-    /// Replaces the override map.
-    pub fn overrides(mut self, overrides: Overrides) -> Self {
-        self.overrides = overrides;
-        self
-    }
-
-    /// Adds one `HOST:PORT=ADDR:PORT` override.
-    pub fn resolve(mut self, entry: &str) -> Result<Self, Error> {
-        self.overrides.add_entry(entry)?;
-        Ok(self)
-    }
-
-    /// Sets the default time budget of a call (sent as `grpc-timeout` and `timeout`).
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
-        self
-    }
-
-    /// Sets how often a call that provably never reached the server is retried.
-    pub fn retries(mut self, n: u32) -> Self {
-        self.retries = n;
-        self
-    }
-
-    /// Sets the namespace `:PORT` targets live in: `name.NS.svc.CLUSTER_DOMAIN` (empty: none).
-    pub fn namespace(mut self, namespace: Option<&str>) -> Self {
-        self.namespace = namespace.filter(|ns| !ns.is_empty()).map(str::to_string);
-        self
-    }
-
-    /// Sets the cluster domain for namespaced targets (default `cluster.local`).
-    pub fn cluster_domain(mut self, domain: &str) -> Self {
-        self.cluster_domain = domain.trim_matches('.').to_string();
-        self
-    }
-
-    /// Sets how long a DNS answer is reused (zero: look up on every new connection).
-    pub fn dns_ttl(mut self, ttl: Duration) -> Self {
-        self.dns_ttl = ttl;
-        self
-    }
+    dial_setters!();
 
     /// Sets the largest reply message accepted (default 4 MiB); a larger one fails the call.
     pub fn max_message(mut self, bytes: usize) -> Self {
@@ -199,31 +132,19 @@ impl GrpcClientBuilder {
         self
     }
 
-    /// Reports calls and retries to a service's metrics.
-    #[allow(dead_code, reason = "for the service, once a flag picks the gRPC client")]
-    pub(crate) fn metrics(mut self, metrics: Option<Arc<Metrics>>) -> Self {
-        self.metrics = metrics;
-        self
-    }
-
     /// Builds the client; connections open on the first call to each target.
-    pub fn build(self) -> GrpcClient {
+    pub fn build(mut self) -> GrpcClient {
         let config = conn::Config {
             stream_window: self.stream_window,
             idle_timeout: self.idle_timeout,
-            write_timeout: self.timeout.max(Duration::from_secs(1)),
+            write_timeout: self.dial.timeout.max(Duration::from_secs(1)),
         };
-        let resolve = Resolve::new(self.overrides, self.dns_ttl, &self.cluster_domain);
+        let resolve = self.dial.resolver();
         GrpcClient {
             pool: Pool::new(self.connections, config, resolve),
-            call_address: self.call_address,
-            timeout: self.timeout,
-            retries: self.retries,
-            namespace: self.namespace,
-            cluster_domain: self.cluster_domain,
+            dial: self.dial,
             max_message: self.max_message,
             codec: self.codec,
-            metrics: self.metrics,
         }
     }
 }
@@ -242,7 +163,7 @@ impl Client for GrpcClient {
             })
         });
         retry::observe(
-            self.metrics.as_ref(),
+            self.dial.metrics.as_ref(),
             call,
             started,
             result.as_ref().map(|r| Ok(r.status)),
@@ -263,7 +184,7 @@ impl Client for GrpcClient {
         });
         // A stream counts once its head is in: its status, and the time to it.
         retry::observe(
-            self.metrics.as_ref(),
+            self.dial.metrics.as_ref(),
             call,
             started,
             result.as_ref().map(|_| Ok(200)),
@@ -279,15 +200,10 @@ impl GrpcClient {
         call: &Call<'_>,
         attempt: impl Fn(&Target, Duration) -> Result<T, Failure>,
     ) -> Result<T, Error> {
-        let address = call.options.address.as_deref().unwrap_or(&self.call_address);
-        let namespace = call.options.namespace.as_deref().or(self.namespace.as_deref());
-        let target = name::target_in(call.service, address, namespace, &self.cluster_domain)?;
-        let policy = Policy {
-            timeout: self.timeout,
-            retries: self.retries,
-            metrics: self.metrics.as_ref(),
-        };
-        retry::with_retries(&policy, call, &target, |budget| attempt(&target, budget))
+        let target = self.dial.target(call)?;
+        retry::with_retries(&self.dial.policy(), call, &target, |budget| {
+            attempt(&target, budget)
+        })
     }
 
     /// One attempt: the stream opened, its request sent, its reply's head read.
