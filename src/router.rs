@@ -113,12 +113,10 @@ impl Router {
         if head_as_get {
             req.method = "GET".into();
         }
-        if let Some(accepts) = if grpc { route.grpc_accepts } else { route.accepts } {
-            let content_type = metadata.get("content-type");
-            if !Codec::from_content_type(content_type).is_some_and(|c| accepts.contains(&c)) {
-                let ct = content_type.unwrap_or("");
-                return self.error(&codec::unsupported(ct, &req.path, accepts));
-            }
+        if let Some(accepts) = if grpc { route.grpc_accepts } else { route.accepts }
+            && let Err(err) = codec::select(metadata.get("content-type"), &req.path, accepts)
+        {
+            return self.error(&err);
         }
         let deadline = match metadata.get("timeout").map(parse_timeout) {
             None => None,

@@ -126,10 +126,7 @@ impl<In, Out: ?Sized> Codecs<In, Out> {
     /// The codec for a request with this content type, if the types support it; else the 415
     /// naming what they take.
     pub fn select(&self, content_type: Option<&str>, what: &str) -> Result<Codec, Error> {
-        match Codec::from_content_type(content_type) {
-            Some(codec) if self.accepts.contains(&codec) => Ok(codec),
-            _ => Err(unsupported(content_type.unwrap_or(""), what, self.accepts)),
-        }
+        select(content_type, what, self.accepts)
     }
 
     /// The codecs a server stream of these types takes where its framing is NDJSON (HTTP/1.1,
@@ -159,8 +156,17 @@ impl<In, Out: ?Sized> Codecs<In, Out> {
     }
 }
 
+/// The codec among `accepts` that a request with this content type is in, else the 415 naming
+/// what `what` (a path or endpoint) takes: the one check, for routes and typed handlers alike.
+pub(crate) fn select(content_type: Option<&str>, what: &str, accepts: &[Codec]) -> Result<Codec, Error> {
+    match Codec::from_content_type(content_type) {
+        Some(codec) if accepts.contains(&codec) => Ok(codec),
+        _ => Err(unsupported(content_type.unwrap_or(""), what, accepts)),
+    }
+}
+
 /// The 415 for a content type `what` (a path or endpoint) does not take: it names what it takes.
-pub(crate) fn unsupported(content_type: &str, what: &str, accepts: &[Codec]) -> Error {
+fn unsupported(content_type: &str, what: &str, accepts: &[Codec]) -> Error {
     let takes: Vec<&str> = accepts.iter().map(|c| c.content_type()).collect();
     Error::new(
         415,
