@@ -265,25 +265,7 @@ fn sixty_four_threads_share_two_connections() {
     let _serial = crate::support::serial();
     let (srv, _probe) = start(Limits::default());
     let client = Arc::new(client(srv.addr()));
-    let workers: Vec<_> = (0..64)
-        .map(|t| {
-            let client = client.clone();
-            std::thread::spawn(move || {
-                for i in 0..100 {
-                    let hello = Hello {
-                        name: format!("{t}-{i}"),
-                    };
-                    let reply: Answer = client
-                        .call_proto(SRV, "Example.Call", &hello, &options())
-                        .unwrap_or_else(|e| panic!("call {t}-{i}: {e}"));
-                    assert_eq!(reply.msg, format!("Hello {t}-{i}"));
-                }
-            })
-        })
-        .collect();
-    for worker in workers {
-        worker.join().unwrap();
-    }
+    greet_from_threads(&client, 64, 100);
     drop(client);
     stop("grpc concurrency", srv);
 }
@@ -303,25 +285,7 @@ fn calls_wait_for_a_free_stream_within_their_budget() {
             .retries(10)
             .build(),
     );
-    let workers: Vec<_> = (0..4)
-        .map(|t| {
-            let client = client.clone();
-            std::thread::spawn(move || {
-                for i in 0..10 {
-                    let hello = Hello {
-                        name: format!("{t}-{i}"),
-                    };
-                    let reply: Answer = client
-                        .call_proto(SRV, "Example.Call", &hello, &options())
-                        .unwrap_or_else(|e| panic!("call {t}-{i}: {e}"));
-                    assert_eq!(reply.msg, format!("Hello {t}-{i}"));
-                }
-            })
-        })
-        .collect();
-    for worker in workers {
-        worker.join().unwrap();
-    }
+    greet_from_threads(&client, 4, 10);
     drop(client);
     stop("grpc one stream", srv);
 }
@@ -371,6 +335,29 @@ fn a_drain_while_calls_run_loses_no_call() {
     let (ok, unavailable) = (ok.load(Ordering::Relaxed), unavailable.load(Ordering::Relaxed));
     eprintln!("drain: {ok} calls answered, {unavailable} unavailable (the listener closed)");
     assert!(ok >= 50);
+}
+
+/// Calls `Example.Call` from `threads` threads, `calls` times each, and checks every answer.
+fn greet_from_threads(client: &Arc<GrpcClient>, threads: usize, calls: usize) {
+    let workers: Vec<_> = (0..threads)
+        .map(|t| {
+            let client = client.clone();
+            std::thread::spawn(move || {
+                for i in 0..calls {
+                    let hello = Hello {
+                        name: format!("{t}-{i}"),
+                    };
+                    let reply: Answer = client
+                        .call_proto(SRV, "Example.Call", &hello, &options())
+                        .unwrap_or_else(|e| panic!("call {t}-{i}: {e}"));
+                    assert_eq!(reply.msg, format!("Hello {t}-{i}"));
+                }
+            })
+        })
+        .collect();
+    for worker in workers {
+        worker.join().unwrap();
+    }
 }
 
 mod threads;
