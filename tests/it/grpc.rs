@@ -63,7 +63,7 @@ use std::time::{Duration, Instant};
 use micro_mesh::{Context, Error, Request, Response, Service, ServiceHandle, Stream, WireError};
 use serde::{Deserialize, Serialize};
 
-use crate::pb::{Count, Hello, Reply};
+use crate::pb::{Count, Hello, Reply, template};
 use crate::support::{ChildGuard, SRV, stop};
 
 /// `Request{name: "Hobo"}` as go-micro sends it.
@@ -98,23 +98,7 @@ const UNIMPLEMENTED: u32 = 12;
 ///   metadata, nanoseconds, from `grpc-timeout`);
 /// - `Echo.Metadata`: the handler's metadata as a JSON object (first value of each name).
 fn sample() -> ServiceHandle {
-    Service::new(SRV)
-        .server_name("http")
-        .address("127.0.0.1:0")
-        .rpc_proto("Example.Call", |_: &Context, req: Hello| {
-            if req.name.is_empty() {
-                return Err(Error::bad_request("name must not be empty"));
-            }
-            Ok(Reply {
-                msg: format!("Hello {}", req.name),
-            })
-        })
-        .stream_proto(
-            "Example.Stream",
-            |_: &Context, req: Count, out: &mut Stream<'_, Count>| {
-                (0..req.count).try_for_each(|count| out.send(&Count { count }))
-            },
-        )
+    template(Service::new(SRV).server_name("http").address("127.0.0.1:0"))
         .stream_proto(
             "Example.StreamFail",
             |_: &Context, _: Count, out: &mut Stream<'_, Count>| {

@@ -1,6 +1,7 @@
 //! The go-micro template service's messages (protocol.md section 10) as prost + serde types,
-//! for the tests that speak protobuf and gRPC.
+//! and its two handlers, for the tests that speak protobuf and gRPC.
 
+use micro_mesh::{Context, Error, Service, Stream};
 use serde::{Deserialize, Serialize};
 
 /// `message Request { string name = 1; }`.
@@ -25,4 +26,24 @@ pub struct Reply {
 pub struct Count {
     #[prost(int64, tag = "1")]
     pub count: i64,
+}
+
+/// `service` with the template's `Example.Call` (a greeting; an empty name is a 400) and
+/// `Example.Stream` (`count` messages, 0 to count - 1), as the srv example serves them.
+pub fn template(service: Service) -> Service {
+    service
+        .rpc_proto("Example.Call", |_: &Context, req: Hello| {
+            if req.name.is_empty() {
+                return Err(Error::bad_request("name must not be empty"));
+            }
+            Ok(Reply {
+                msg: format!("Hello {}", req.name),
+            })
+        })
+        .stream_proto(
+            "Example.Stream",
+            |_: &Context, req: Count, out: &mut Stream<'_, Count>| {
+                (0..req.count).try_for_each(|count| out.send(&Count { count }))
+            },
+        )
 }

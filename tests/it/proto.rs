@@ -2,11 +2,11 @@
 //! protobuf requests, the same endpoints over JSON, the 415s, `Caller::call_proto`, and the srv
 //! example answering the bytes a go-micro client sends.
 
-use micro_mesh::{CallOptions, Caller, Context, Error, Request, Response, Service, ServiceHandle, Stream};
+use micro_mesh::{CallOptions, Caller, Context, Error, Request, Response, Service, ServiceHandle};
 use prost::Message;
 
 use crate::examples::{spawn, wait_listening};
-use crate::pb::{Count, Hello, Reply};
+use crate::pb::{Count, Hello, Reply, template};
 use crate::support::{
     Http, Resp, SRV, check, check_err, check_error, client_to, example_call, exchange, free_port, rpc,
     servers, stop,
@@ -31,23 +31,7 @@ const PROTO_TYPES: [&str; 3] = [
 /// `stream_proto`), `Json.Call` the same call with serde types only (`rpc`), and `Go.Call` a
 /// raw handler standing in for a stock go-micro istio_http service (protobuf in and out).
 fn sample(server: &str) -> ServiceHandle {
-    Service::new(SRV)
-        .server_name(server)
-        .address("127.0.0.1:0")
-        .rpc_proto("Example.Call", |_: &Context, req: Hello| {
-            if req.name.is_empty() {
-                return Err(Error::bad_request("name must not be empty"));
-            }
-            Ok(Reply {
-                msg: format!("Hello {}", req.name),
-            })
-        })
-        .stream_proto(
-            "Example.Stream",
-            |_: &Context, req: Count, out: &mut Stream<'_, Count>| {
-                (0..req.count).try_for_each(|count| out.send(&Count { count }))
-            },
-        )
+    template(Service::new(SRV).server_name(server).address("127.0.0.1:0"))
         .rpc("Json.Call", example_call)
         .rpc_raw("Go.Call", |ctx: &Context, req: Request| {
             let content_type = ctx.metadata().get("content-type").unwrap_or_default().to_string();
