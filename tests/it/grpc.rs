@@ -57,13 +57,13 @@ use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use micro_mesh::{Context, Error, Request, Response, Service, ServiceHandle, Stream, WireError};
 use serde::{Deserialize, Serialize};
 
 use crate::pb::{Count, Hello, Reply, template};
+use crate::peers::{Peer, Programs};
 use crate::support::{ChildGuard, SRV, stop};
 
 /// `Request{name: "Hobo"}` as go-micro sends it.
@@ -238,44 +238,12 @@ impl Outcome {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Peer {
-    Grpcio,
-    GrpcGo,
-}
+static PROGRAMS: Programs = Programs::new("grpcio_client.py", "grpc-go-client");
 
 impl Peer {
-    fn name(self) -> &'static str {
-        match self {
-            Peer::Grpcio => "grpcio",
-            Peer::GrpcGo => "grpc-go",
-        }
-    }
-
-    /// The peer's command (program and leading arguments), or why it cannot run here.
-    fn program(self) -> Result<&'static [PathBuf], &'static str> {
-        match self {
-            Peer::Grpcio => {
-                static PYTHON: OnceLock<Result<[PathBuf; 2], &'static str>> = OnceLock::new();
-                PYTHON
-                    .get_or_init(find_grpcio)
-                    .as_ref()
-                    .map(|p| &p[..])
-                    .map_err(|e| *e)
-            }
-            Peer::GrpcGo => {
-                static GO: OnceLock<Result<[PathBuf; 1], &'static str>> = OnceLock::new();
-                GO.get_or_init(build_grpc_go)
-                    .as_ref()
-                    .map(|p| &p[..])
-                    .map_err(|e| *e)
-            }
-        }
-    }
-
     /// The peer for `case`, or `None` after a visible SKIP line when it is not installed.
     fn ready(self, case: &str) -> Option<Runner> {
-        match self.program() {
+        match PROGRAMS.of(self) {
             Ok(program) => Some(Runner {
                 peer: self,
                 case: case.to_string(),
@@ -359,16 +327,6 @@ impl Runner {
         );
         outcomes
     }
-}
-
-/// Python with grpcio and this file's peer script.
-fn find_grpcio() -> Result<[PathBuf; 2], &'static str> {
-    crate::peers::grpcio("grpcio_client.py")
-}
-
-/// This file's grpc-go peer, built.
-fn build_grpc_go() -> Result<[PathBuf; 1], &'static str> {
-    crate::peers::grpc_go("grpc-go-client")
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -39,12 +39,13 @@ use std::path::PathBuf;
 use std::process::{ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use micro_mesh::{Call, CallOptions, Caller, Client, Error, GrpcClient};
 
 use crate::pb::{Count, Hello, Reply};
+use crate::peers::{Peer, Programs};
 use crate::support::{ChildGuard, SRV, serial};
 
 /// Every call's budget unless the case is about deadlines: long enough for a loaded machine;
@@ -53,44 +54,12 @@ fn options() -> CallOptions {
     CallOptions::default().with_timeout(Duration::from_secs(15))
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Peer {
-    Grpcio,
-    GrpcGo,
-}
+static PROGRAMS: Programs = Programs::new("grpcio_server.py", "grpc-go-server");
 
 impl Peer {
-    fn name(self) -> &'static str {
-        match self {
-            Peer::Grpcio => "grpcio",
-            Peer::GrpcGo => "grpc-go",
-        }
-    }
-
-    /// The peer's command (program and arguments), or why it cannot run here.
-    fn program(self) -> Result<&'static [PathBuf], &'static str> {
-        match self {
-            Peer::Grpcio => {
-                static PYTHON: OnceLock<Result<[PathBuf; 2], &'static str>> = OnceLock::new();
-                PYTHON
-                    .get_or_init(find_grpcio)
-                    .as_ref()
-                    .map(|p| &p[..])
-                    .map_err(|e| *e)
-            }
-            Peer::GrpcGo => {
-                static GO: OnceLock<Result<[PathBuf; 1], &'static str>> = OnceLock::new();
-                GO.get_or_init(build_grpc_go)
-                    .as_ref()
-                    .map(|p| &p[..])
-                    .map_err(|e| *e)
-            }
-        }
-    }
-
     /// The peer's server for `case`, or `None` after a visible SKIP line when not installed.
     fn start(self, case: &str) -> Option<PeerServer> {
-        match self.program() {
+        match PROGRAMS.of(self) {
             Ok(program) => Some(PeerServer::spawn(self, case, program)),
             Err(why) => {
                 eprintln!("SKIP grpc_client_interop::{case} with {}: {why}", self.name());
@@ -506,13 +475,3 @@ matrix!(
     goaway,
     die,
 );
-
-/// Python with grpcio and this file's peer script.
-fn find_grpcio() -> Result<[PathBuf; 2], &'static str> {
-    crate::peers::grpcio("grpcio_server.py")
-}
-
-/// This file's grpc-go peer, built.
-fn build_grpc_go() -> Result<[PathBuf; 1], &'static str> {
-    crate::peers::grpc_go("grpc-go-server")
-}

@@ -3,13 +3,71 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::OnceLock;
 use std::time::Instant;
 
 use crate::support::serial;
 
+/// A gRPC implementation the interop tests run against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Peer {
+    /// Python's grpcio (gRPC C-core), from Debian's python3-grpcio.
+    Grpcio,
+    /// grpc-go, built offline from Debian's Go packages.
+    GrpcGo,
+}
+
+impl Peer {
+    /// The name in test labels and SKIP lines.
+    pub fn name(self) -> &'static str {
+        match self {
+            Peer::Grpcio => "grpcio",
+            Peer::GrpcGo => "grpc-go",
+        }
+    }
+}
+
+/// One test file's peer programs: a grpcio script and a grpc-go program, each found or built
+/// once per test process.
+pub struct Programs {
+    script: &'static str,
+    go: &'static str,
+    python: OnceLock<Result<[PathBuf; 2], &'static str>>,
+    built: OnceLock<Result<[PathBuf; 1], &'static str>>,
+}
+
+impl Programs {
+    /// The programs `tests/peers/{script}` (grpcio) and `tests/peers/{go}/` (grpc-go).
+    pub const fn new(script: &'static str, go: &'static str) -> Programs {
+        Programs {
+            script,
+            go,
+            python: OnceLock::new(),
+            built: OnceLock::new(),
+        }
+    }
+
+    /// `peer`'s command (program and leading arguments), or why it cannot run here.
+    pub fn of(&'static self, peer: Peer) -> Result<&'static [PathBuf], &'static str> {
+        match peer {
+            Peer::Grpcio => self
+                .python
+                .get_or_init(|| grpcio(self.script))
+                .as_ref()
+                .map(|p| &p[..]),
+            Peer::GrpcGo => self
+                .built
+                .get_or_init(|| grpc_go(self.go))
+                .as_ref()
+                .map(|p| &p[..]),
+        }
+        .map_err(|e| *e)
+    }
+}
+
 /// A Python 3 that imports `grpc` and the peer script `tests/peers/{script}`: Debian's `/usr/bin/python3` first (`python3` on PATH may be
 /// another interpreter without it), then `python3`.
-pub fn grpcio(script: &str) -> Result<[PathBuf; 2], &'static str> {
+fn grpcio(script: &str) -> Result<[PathBuf; 2], &'static str> {
     let script = peers_dir().join(script);
     for python in ["/usr/bin/python3", "python3"] {
         let ok = Command::new(python)
@@ -32,7 +90,7 @@ const GOCODE: &str = "/usr/share/gocode";
 /// Builds the grpc-go peer `tests/peers/{name}/main.go` once into `target/tmp/grpc-peers/`,
 /// named `{name}-{hash:016x}` by a hash of its source and the Go version (so an edit or a new
 /// toolchain rebuilds it); offline, in GOPATH mode.
-pub fn grpc_go(name: &str) -> Result<[PathBuf; 1], &'static str> {
+fn grpc_go(name: &str) -> Result<[PathBuf; 1], &'static str> {
     let prefix = format!("{name}-");
     let version = Command::new("go")
         .arg("version")
