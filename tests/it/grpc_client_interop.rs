@@ -46,7 +46,7 @@ use micro_mesh::{Call, CallOptions, Caller, Client, Error, GrpcClient};
 
 use crate::pb::{Count, Hello, Reply};
 use crate::peers::{Peer, Programs};
-use crate::support::{ChildGuard, SRV, serial};
+use crate::support::{ChildGuard, SRV, serial, within};
 
 /// Every call's budget unless the case is about deadlines: long enough for a loaded machine;
 /// a call that hangs runs into it and fails as a 408, which no case accepts.
@@ -303,18 +303,6 @@ fn deadline(peer: Peer) {
         .call_proto(SRV, "Example.Call", &hello, &options())
         .unwrap_or_else(|e| panic!("[{label}] after the deadline: {e}"));
     assert_eq!(reply.msg, "Hello x");
-}
-
-/// Waits until `f` holds, at most `limit`; whether it did.
-fn within(limit: Duration, f: impl Fn() -> bool) -> bool {
-    let until = Instant::now() + limit;
-    while Instant::now() < until {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    f()
 }
 
 fn goaway(peer: Peer) {

@@ -31,6 +31,18 @@ pub fn serial() -> MutexGuard<'static, ()> {
     LOCK.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// Waits until `f` holds, at most `limit`; whether it did.
+pub fn within(limit: Duration, f: impl Fn() -> bool) -> bool {
+    let until = Instant::now() + limit;
+    while Instant::now() < until {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    f()
+}
+
 /// `Example.Call`'s request.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Hello {

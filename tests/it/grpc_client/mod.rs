@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use micro_mesh::{CallOptions, Caller, Context, Error, GrpcClient, Limits, Service, ServiceHandle, Stream};
 
 use crate::pb::{Count, Hello, Reply as Answer};
-use crate::support::{SRV, closed_addr, stop};
+use crate::support::{SRV, closed_addr, stop, within};
 
 /// Held for reading by every test here, for writing while reader threads are counted.
 static CLIENTS: RwLock<()> = RwLock::new(());
@@ -138,18 +138,6 @@ fn errors_round_trip_and_unknown_methods_are_501() {
     assert_eq!(err.status(), 503, "a refused connection: {err}");
     drop(client);
     stop("grpc errors", srv);
-}
-
-/// Waits until `f` holds, at most `limit`; whether it did.
-fn within(limit: Duration, f: impl Fn() -> bool) -> bool {
-    let until = Instant::now() + limit;
-    while Instant::now() < until {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    f()
 }
 
 #[test]
