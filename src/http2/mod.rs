@@ -151,6 +151,14 @@ impl ConnectionError {
         }
     }
 
+    /// A FLOW_CONTROL_ERROR with `reason`.
+    pub fn flow_control(reason: &'static str) -> ConnectionError {
+        ConnectionError {
+            code: ErrorCode::FlowControlError,
+            reason,
+        }
+    }
+
     /// A FRAME_SIZE_ERROR with `reason`.
     pub fn frame_size(reason: &'static str) -> ConnectionError {
         ConnectionError {
@@ -243,10 +251,9 @@ pub fn check_setting(id: u16, value: u32) -> Result<(), ConnectionError> {
         SETTINGS_ENABLE_PUSH if value > 1 => {
             Err(ConnectionError::protocol("SETTINGS_ENABLE_PUSH not 0 or 1"))
         }
-        SETTINGS_INITIAL_WINDOW_SIZE if value > MAX_WINDOW_SIZE => Err(ConnectionError {
-            code: ErrorCode::FlowControlError,
-            reason: "SETTINGS_INITIAL_WINDOW_SIZE above 2^31-1",
-        }),
+        SETTINGS_INITIAL_WINDOW_SIZE if value > MAX_WINDOW_SIZE => Err(ConnectionError::flow_control(
+            "SETTINGS_INITIAL_WINDOW_SIZE above 2^31-1",
+        )),
         SETTINGS_MAX_FRAME_SIZE if !(MIN_MAX_FRAME_SIZE..=MAX_MAX_FRAME_SIZE).contains(&value) => Err(
             ConnectionError::protocol("SETTINGS_MAX_FRAME_SIZE outside 16384..=16777215"),
         ),

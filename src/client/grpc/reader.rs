@@ -106,10 +106,9 @@ impl Reader<'_> {
                     p.max_concurrent_streams,
                     table,
                 ) {
-                    return Err(ConnectionError {
-                        code: ErrorCode::FlowControlError,
-                        reason: "SETTINGS_INITIAL_WINDOW_SIZE overflowed a stream's window",
-                    });
+                    return Err(ConnectionError::flow_control(
+                        "SETTINGS_INITIAL_WINDOW_SIZE overflowed a stream's window",
+                    ));
                 }
                 self.send(encode::settings_ack)
             }
@@ -120,10 +119,9 @@ impl Reader<'_> {
                     return Ok(());
                 }
                 if stream == 0 {
-                    return Err(ConnectionError {
-                        code: ErrorCode::FlowControlError,
-                        reason: "WINDOW_UPDATE overflowed the connection's window",
-                    });
+                    return Err(ConnectionError::flow_control(
+                        "WINDOW_UPDATE overflowed the connection's window",
+                    ));
                 }
                 self.reset(stream, ErrorCode::FlowControlError, "a window over 2^31-1");
                 Ok(())

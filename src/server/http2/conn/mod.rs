@@ -334,10 +334,9 @@ impl Conn<'_> {
                     .writer
                     .peer_settings(self.peer.initial_window_size, self.peer.max_frame_size)
                 {
-                    return Err(ConnectionError {
-                        code: ErrorCode::FlowControlError,
-                        reason: "SETTINGS_INITIAL_WINDOW_SIZE overflowed a stream's window",
-                    });
+                    return Err(ConnectionError::flow_control(
+                        "SETTINGS_INITIAL_WINDOW_SIZE overflowed a stream's window",
+                    ));
                 }
                 self.writer
                     .header_table_size(self.peer.header_table_size.min(4096));
@@ -353,10 +352,9 @@ impl Conn<'_> {
                     return Ok(());
                 }
                 if stream == 0 {
-                    return Err(ConnectionError {
-                        code: ErrorCode::FlowControlError,
-                        reason: "WINDOW_UPDATE overflowed the connection's window",
-                    });
+                    return Err(ConnectionError::flow_control(
+                        "WINDOW_UPDATE overflowed the connection's window",
+                    ));
                 }
                 self.reset(stream, ErrorCode::FlowControlError);
                 Ok(())
