@@ -104,9 +104,10 @@ WORK="$SCRATCH/peers"
 LOG="$SCRATCH/peers-grpc-build.log"
 TONIC=target/release/tonic-server
 GRPCGO=target/go/grpc-go-server
+GRPCGO_CLIENT=target/go/grpc-go-client
 # prebuilt binaries that a read-only source may hold (bench/run.sh's list plus the gRPC peers)
 BINS="target/release/axum-server target/release/client-ureq3 target/go/go-server
-      target/go/go-micro-like target/go/go-micro-like-api $TONIC $GRPCGO"
+      target/go/go-micro-like target/go/go-micro-like-api $TONIC $GRPCGO $GRPCGO_CLIENT"
 
 copy_sources() { # the peer sources (not target/, tmp/, results/) over $WORK
     (cd "$SRC" && tar -cf - --exclude=./target --exclude=./tmp --exclude=./results .) |
@@ -130,6 +131,7 @@ build_tonic() { # $1 = peers directory
 }
 
 build_grpc_go() { # $1 = peers directory; grpc-go 1.33 from Debian, GOPATH mode, nothing downloaded
+    # (the server for the gRPC benchmark and the chain, the client for bench.py's gRPC clients)
     if ! command -v go >/dev/null 2>&1; then
         echo "   Go is missing (Debian golang-go)"
         apt_install golang-go || { echo "skip: grpc-go-server needs Go (apt-get install -y golang-go)"; return 0; }
@@ -147,20 +149,25 @@ build_grpc_go() { # $1 = peers directory; grpc-go 1.33 from Debian, GOPATH mode,
             return 0
         }
     fi
-    echo "   building grpc-go-server (go build, GOPATH mode, GOPROXY=off, nice 10)"
-    local gp="$1/target/gopath"
+    local gp="$1/target/gopath" name
     mkdir -p "$gp/src/benchgrpc" "$1/target/go"
     ln -sfn ../../../../proto/gopb "$gp/src/benchgrpc/pb"
     ln -sfn ../../../../peers/grpc-go-server "$gp/src/benchgrpc/grpc-go-server"
-    (cd "$1" && GO111MODULE=off GOPATH="$gp:/usr/share/gocode" GOPROXY=off GOFLAGS="" \
-        nice -n 10 go build -o "$GRPCGO" benchgrpc/grpc-go-server) >>"$LOG" 2>&1 ||
-        echo "skip: grpc-go-server did not build (see ${LOG#"$ROOT"/})"
+    ln -sfn ../../../../clients/grpc-go-client "$gp/src/benchgrpc/grpc-go-client"
+    for name in grpc-go-server grpc-go-client; do
+        [ -x "$1/target/go/$name" ] && continue
+        echo "   building $name (go build, GOPATH mode, GOPROXY=off, nice 10)"
+        (cd "$1" && GO111MODULE=off GOPATH="$gp:/usr/share/gocode" GOPROXY=off GOFLAGS="" \
+            nice -n 10 go build -o "target/go/$name" "benchgrpc/$name") >>"$LOG" 2>&1 ||
+            echo "skip: $name did not build (see ${LOG#"$ROOT"/})"
+    done
 }
 
 PEERS=""
 if [ "$MODE" != h2 ]; then
     echo "== gRPC peers: $SRC"
-    if [ -w "$SRC" ] && [ -f "$SRC/grpc.py" ] && [ -x "$SRC/$TONIC" ] && [ -x "$SRC/$GRPCGO" ]; then
+    if [ -w "$SRC" ] && [ -f "$SRC/grpc.py" ] && [ -x "$SRC/$TONIC" ] && [ -x "$SRC/$GRPCGO" ] &&
+        [ -x "$SRC/$GRPCGO_CLIENT" ]; then
         PEERS=$(cd "$SRC" && pwd)
         echo "   using the built peers in place"
     else
@@ -177,10 +184,10 @@ if [ "$MODE" != h2 ]; then
         fi
         : >"$LOG"
         [ -x "$WORK/$TONIC" ] || build_tonic "$WORK"
-        [ -x "$WORK/$GRPCGO" ] || build_grpc_go "$WORK"
+        { [ -x "$WORK/$GRPCGO" ] && [ -x "$WORK/$GRPCGO_CLIENT" ]; } || build_grpc_go "$WORK"
         PEERS=$WORK
     fi
-    for b in "$TONIC" "$GRPCGO"; do
+    for b in "$TONIC" "$GRPCGO" "$GRPCGO_CLIENT"; do
         [ -x "$PEERS/$b" ] && echo "   built: ${PEERS#"$ROOT"/}/$b"
     done
 fi

@@ -1,29 +1,51 @@
-//! Client benchmark: `bench_client ADDR [CALLS] [THREADS]` calls `Example.Call` at ADDR (`HOST:PORT`,
-//! or a URL like `http://HOST:PORT/Example.Call`, of which only `HOST:PORT` is used) through a
-//! request context (deadline and trace headers on) from THREADS threads sharing one client, and
-//! prints one JSON line like the bench peers' clients (`calls_per_s`, `p50_us`, `p99_us`, ...).
+//! Client benchmark: `bench_client ADDR [CALLS] [THREADS] [--client http|grpc] [--codec json|proto]`
+//! calls `Example.Call` at ADDR (`HOST:PORT`, or a URL like `http://HOST:PORT/Example.Call`, of
+//! which only `HOST:PORT` is used) through a request context (deadline and trace headers on)
+//! from THREADS threads sharing one client, and prints one JSON line like the bench peers'
+//! clients (`calls_per_s`, `p50_us`, `p99_us`, ...).
+//!
+//! `--client grpc` calls over gRPC (h2c) with the `GrpcClient`'s defaults, as grpc-go's client
+//! peer does with its own; `--codec` picks the message encoding (default: JSON over HTTP,
+//! protobuf over gRPC, each client's usual).
 
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-use micro_mesh::{Caller, Client, Context, HttpClient, Metadata};
+use micro_mesh::{CallOptions, Caller, Client, Context, GrpcClient, HttpClient, Metadata};
 use serde::{Deserialize, Serialize};
 
-#[derive(Serialize)]
-struct Hello<'a> {
-    name: &'a str,
+/// go.micro.srv.sample's `Request`, for both codecs.
+#[derive(Clone, PartialEq, prost::Message, Serialize)]
+struct Hello {
+    #[prost(string, tag = "1")]
+    name: String,
 }
 
-#[derive(Deserialize)]
+/// go.micro.srv.sample's `Response`.
+#[derive(Clone, PartialEq, prost::Message, Deserialize)]
 struct Reply {
+    #[prost(string, tag = "1")]
     msg: String,
 }
 
+const USAGE: &str =
+    "usage: bench_client ADDR|URL [CALLS] [THREADS] [--client http|grpc] [--codec json|proto]";
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mut args = std::env::args().skip(1);
-    let addr = args
-        .next()
-        .ok_or("usage: bench_client ADDR|URL [CALLS] [THREADS]")?;
+    let (mut grpc, mut proto) = (false, None);
+    let mut positional = Vec::new();
+    let mut argv = std::env::args().skip(1);
+    while let Some(arg) = argv.next() {
+        match arg.as_str() {
+            "--client" => grpc = argv.next().ok_or(USAGE)? == "grpc",
+            "--codec" => proto = Some(argv.next().ok_or(USAGE)? == "proto"),
+            _ if arg.starts_with("--") => return Err(USAGE.into()),
+            _ => positional.push(arg),
+        }
+    }
+    let proto = proto.unwrap_or(grpc);
+    let mut args = positional.into_iter();
+    let addr = args.next().ok_or(USAGE)?;
     // Also take the peers' URL form, http://HOST:PORT/Example.Call: only HOST:PORT is used.
     let addr = match addr.strip_prefix("http://") {
         Some(rest) => rest.split('/').next().unwrap_or(rest).to_string(),
@@ -31,12 +53,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let calls: usize = args.next().map_or(Ok(20_000), |a| a.parse())?;
     let threads: usize = args.next().map_or(Ok(1), |a| a.parse())?;
-    let client: Arc<dyn Client> = Arc::new(
-        HttpClient::builder()
-            .call_address(&addr)
-            .pool_per_host(threads)
-            .build(),
-    );
+    let client: Arc<dyn Client> = if grpc {
+        Arc::new(GrpcClient::builder().call_address(&addr).build())
+    } else {
+        Arc::new(
+            HttpClient::builder()
+                .call_address(&addr)
+                .pool_per_host(threads)
+                .build(),
+        )
+    };
     let incoming: Metadata = [
         ("x-request-id", "bench-1"),
         (
@@ -57,8 +83,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     let ctx = Context::background(client.clone())
                         .with_metadata(incoming.clone())
                         .with_deadline(Instant::now() + Duration::from_secs(5));
-                    let reply: Result<Reply, _> =
-                        ctx.call("go.micro.srv.sample", "Example.Call", &Hello { name: "Hobo" });
+                    let hello = Hello { name: "Hobo".into() };
+                    let (service, endpoint) = ("go.micro.srv.sample", "Example.Call");
+                    let reply: Result<Reply, _> = if proto {
+                        ctx.call_proto(service, endpoint, &hello, &CallOptions::default())
+                    } else {
+                        ctx.call(service, endpoint, &hello)
+                    };
                     matches!(reply, Ok(r) if r.msg == "Hello Hobo")
                 };
                 for _ in 0..200 {
@@ -89,7 +120,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         lat[((p / 100.0 * lat.len() as f64).ceil() as usize).clamp(1, lat.len()) - 1] as f64 / 1000.0
     };
     println!(
-        r#"{{"client":"micro-mesh","calls":{},"threads":{threads},"wall_s":{wall:.3},"calls_per_s":{:.1},"p50_us":{:.1},"p99_us":{:.1},"errors":{errors}}}"#,
+        r#"{{"client":"micro-mesh","wire":"{}","codec":"{}","calls":{},"threads":{threads},"wall_s":{wall:.3},"calls_per_s":{:.1},"p50_us":{:.1},"p99_us":{:.1},"errors":{errors}}}"#,
+        if grpc { "grpc" } else { "http" },
+        if proto { "proto" } else { "json" },
         lat.len(),
         lat.len() as f64 / wall,
         pct(50.0),

@@ -55,8 +55,21 @@ def cmd_run(a):
     else:
         skipped.append(f"bare ureq 3 client: {ureq or 'no peers directory'} not found")
         print(f"skip: {skipped[-1]}", flush=True)
+    # The gRPC clients (issue 13): ours vs grpc-go's peer, each with its defaults (ours: 2
+    # connections, grpc-go: 1), against srv's gRPC on its one port; protobuf for both.
+    grpc_clients = [{"id": "mm-client-grpc", "label": "micro-mesh bench_client --client grpc",
+                     "cmd": [bins["bench_client"], "{url}", "{calls}", "{threads}", "--client", "grpc"]}]
+    grpcgo_client = os.path.join(peers, "target/go/grpc-go-client") if peers else None
+    if grpcgo_client and os.path.exists(grpcgo_client):
+        grpc_clients.append({"id": "grpc-go-client", "label": "grpc-go 1.33 client (clients/grpc-go-client)",
+                             "cmd": [grpcgo_client, "{url}", "{calls}", "{threads}"]})
+    else:
+        skipped.append(f"grpc-go client: {grpcgo_client or 'no peers directory'} not found "
+                       "(bench/grpc.sh builds it into bench/tmp/peers)")
+        print(f"skip: {skipped[-1]}", flush=True)
     by_id = {t["id"]: t for t in all_targets}
     client_server = by_id.get("nginx") or by_id["mm-http"]
+    grpc_client_server = by_id["mm-http"]
 
     load = wait_load(a.wait_load, a.wait_load_max) if a.wait_load else None
     data = {
@@ -64,7 +77,8 @@ def cmd_run(a):
         "config": {"rounds": a.rounds, "duration_s": a.duration, "warmup_s": a.warmup,
                    "conns": conns, "chain_conns": chain_conns, "starts_per_round": a.starts,
                    "client_modes": [{"threads": t, "calls": c} for t, c in modes],
-                   "client_server": client_server["id"], "peers": peers and shown(peers),
+                   "client_server": client_server["id"], "grpc_client_server": grpc_client_server["id"],
+                   "peers": peers and shown(peers),
                    "micro_log_level": a.log_level, "access_log_variant": a.access_log,
                    "metrics_off_variants": a.metrics_off,
                    "wrk": "-t1 -c1 / -t2 -cN, --latency, bench/post.lua",
@@ -73,7 +87,7 @@ def cmd_run(a):
         "skipped": skipped,
         "targets": [{"id": t["id"], "label": t["label"], "kind": t["kind"],
                      "chart": t.get("chart", True), "env": t.get("env")} for t in tl],
-        "clients_measured": [{"id": c["id"], "label": c["label"]} for c in clients],
+        "clients_measured": [{"id": c["id"], "label": c["label"]} for c in clients + grpc_clients],
         "binaries": {}, "rounds": [], "startups": {}, "clients": [],
     }
     for t in tl:
@@ -99,6 +113,8 @@ def cmd_run(a):
                               f"(median of {len(ms)})", flush=True)
             if modes and (not a.only or "clients" in a.only.split(",")):
                 data["clients"].extend(bench_clients(client_server, clients, modes, rnd))
+            if modes and (not a.only or "grpc-clients" in a.only.split(",")):
+                data["clients"].extend(bench_clients(grpc_client_server, grpc_clients, modes, rnd))
     except KeyboardInterrupt:
         print("interrupted: stopping everything, no results written", flush=True)
         stop_all()
@@ -138,7 +154,8 @@ def main(description):
     r.add_argument("--peers", default=None, help="built peers directory (bench/run.sh passes it)")
     r.add_argument("--only", default=None,
                    help="comma-separated ids: mm-http,mm-http-nometrics,mm-http-log,mm-http-log-nometrics,"
-                        "mm-tiny,go,axum,nginx,mm-chain,mm-chain-grpc,grpcgo-chain,gomicro-chain,clients")
+                        "mm-tiny,go,axum,nginx,mm-chain,mm-chain-grpc,grpcgo-chain,gomicro-chain,clients,"
+                        "grpc-clients")
     r.add_argument("--wait-load", type=float, default=None,
                    help="first wait until the 1-minute load average is below this (polls every 30 s)")
     r.add_argument("--wait-load-max", type=float, default=1200, help="give up waiting after this many s")

@@ -165,6 +165,10 @@ def targets_check(s):
         add(f"client vs ureq {th} thr",
             ratio(by.get("mm-client", {}).get("calls_per_s"), by.get("ureq3", {}).get("calls_per_s")),
             ">= 0.95x", lambda v: v >= 0.95)
+        add(f"grpc client vs grpc-go client {th} thr",
+            ratio(by.get("mm-client-grpc", {}).get("calls_per_s"),
+                  by.get("grpc-go-client", {}).get("calls_per_s")),
+            ">= 1.0x", lambda v: v >= 1.0)
     http = sv.get("mm-http", {})
     add("idle RSS (MiB)", http.get("idle_rss_mib"), "< 3", lambda v: v < 3)
     add("stripped srv (MiB)", http.get("stripped_mib"), "< 1.5", lambda v: v < 1.5)
