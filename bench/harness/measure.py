@@ -5,7 +5,7 @@ and one round of the client benchmark against a fixed server.
 import time
 
 from .loadgen import run_client, wrk
-from .net import free_port, start, start_listening
+from .net import free_port, settle, start, start_listening
 from .plan import fill
 from .procs import cap_log, logfile, stop
 from .sysstat import (Sampler, children_cpu_s, cpu_s, group_pids, loadavg, machine_cpu, own_cpu_s,
@@ -47,11 +47,15 @@ def bench_target(t, conns_list, duration, warmup, round_no):
         for c in conns_list:
             if warmup > 0:
                 wrk(port, path, c, warmup)
+            # What the warm-up's wrk left in flight must not meet the measured run at the
+            # in-flight cap (a 503 that no client would see in a steady state).
+            settled = settle(port)
             sampler.reset()
             pids = [x for s in pgids for x in group_pids(s)]
             cpu0, opens0 = cpu_s(pids), passive_opens()
             (busy0, steal0), wrk0, self0, t0 = machine_cpu(), children_cpu_s(), own_cpu_s(), time.monotonic()
             r = wrk(port, path, c, duration)
+            r["settle_s"] = settled
             (busy1, steal1), wrk1, self1, t1 = machine_cpu(), children_cpu_s(), own_cpu_s(), time.monotonic()
             opens1 = passive_opens()
             pids = [x for s in pgids for x in group_pids(s)]
@@ -68,6 +72,7 @@ def bench_target(t, conns_list, duration, warmup, round_no):
             r["peak_rss_kib"], r["peak_threads"] = sampler.peaks()
             r["new_conns"] = opens1 - opens0
             rec["levels"][str(c)] = r
+            settle(port)
             print(f"  r{round_no} {t['id']:<14} c={c:<4} {r['rps']:>9.0f} rps  "
                   f"p50 {r['lat_p50_us'] / 1000:.3f} ms  p99 {r['lat_p99_us'] / 1000:.3f} ms  "
                   f"cpu {r['server_cpu_us_per_req'] or 0:.1f} us/req  "

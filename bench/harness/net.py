@@ -91,3 +91,34 @@ def start_listening(argv, port, log, env=None, timeout=15.0):
             return p, (time.monotonic() - t0) * 1000.0
         except OSError:
             time.sleep(0.001)
+
+
+def server_sockets(port):
+    """The server side's connections on `port` still open (ESTABLISHED or CLOSE_WAIT), from
+    /proc/net/tcp and tcp6: a connection a load generator closed stays in CLOSE_WAIT until the
+    server has finished its request and closed too."""
+    n = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                rows = f.read().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            cols = row.split()
+            if int(cols[1].rsplit(":", 1)[1], 16) == port and cols[3] in ("01", "08"):
+                n += 1
+    return n
+
+
+def settle(port, timeout=5.0):
+    """Waits until the server on `port` has finished what the last load generator left in
+    flight (wrk closes its connections with requests outstanding, and a server that is still
+    working on them counts them against its in-flight cap when the next run starts). Returns
+    the seconds waited, or None if sockets were still open at the timeout."""
+    t0 = time.monotonic()
+    while server_sockets(port):
+        if time.monotonic() - t0 > timeout:
+            return None
+        time.sleep(0.01)
+    return round(time.monotonic() - t0, 3)
