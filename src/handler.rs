@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::blocking::blocking;
 use crate::client::{Call, CallOptions, Caller, Client, Messages, Reply};
 use crate::codec::{self, JSON, NDJSON};
 use crate::error::Error;
@@ -149,11 +150,11 @@ impl Context {
 /// remains of its deadline: `ctx.call(service, endpoint, &request)`.
 impl Caller for Context {
     fn send(&self, call: &Call<'_>) -> Result<Reply, Error> {
-        self.outgoing(call, |call| self.client.call_raw(call))
+        self.outgoing(call, |call| blocking(|| self.client.call_raw(call)))
     }
 
     fn send_stream(&self, call: &Call<'_>) -> Result<Messages, Error> {
-        self.outgoing(call, |call| self.client.stream_raw(call))
+        self.outgoing(call, |call| blocking(|| self.client.stream_raw(call)))
     }
 }
 

@@ -62,6 +62,7 @@ mod status;
 mod duration;
 mod percent;
 mod sync;
+mod blocking;
 mod time;
 mod record;
 mod error;

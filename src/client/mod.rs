@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::blocking::blocking;
 #[cfg(feature = "protobuf")]
 use crate::codec::ProtoMessage;
 use crate::codec::{Codec, Codecs};
@@ -302,12 +303,13 @@ where
 }
 
 /// Every client makes typed calls.
+/// Each call tells the thread's blocking hint (`blocking.rs`) that it waits on the network.
 impl<C: Client + ?Sized> Caller for C {
     fn send(&self, call: &Call<'_>) -> Result<Reply, Error> {
-        self.call_raw(call)
+        blocking(|| self.call_raw(call))
     }
 
     fn send_stream(&self, call: &Call<'_>) -> Result<Messages, Error> {
-        self.stream_raw(call)
+        blocking(|| self.stream_raw(call))
     }
 }

@@ -13,6 +13,7 @@ mod http2;
 mod pool;
 #[cfg(feature = "tiny-http")]
 pub mod tiny;
+mod work;
 
 /// A server plugin: turns bytes into requests for a service's [`Pipeline`] on a bound listener
 /// until stopped.

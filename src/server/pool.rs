@@ -155,23 +155,28 @@ impl<J: Send + 'static> Pool<J> {
             std::mem::take(&mut state.handles)
         };
         self.freed.notify_all();
-        let mut left = 0;
-        for handle in handles {
-            while !handle.is_finished() && Instant::now() < until {
-                std::thread::sleep(Duration::from_millis(2));
-            }
-            if handle.is_finished() {
-                let _ = handle.join();
-            } else {
-                left += 1;
-            }
-        }
-        left
+        join_by(handles, until)
     }
 }
 
+/// Joins every thread that ends by `until`; returns how many did not (left running, detached).
+pub(super) fn join_by(handles: Vec<JoinHandle<()>>, until: Instant) -> usize {
+    let mut left = 0;
+    for handle in handles {
+        while !handle.is_finished() && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        if handle.is_finished() {
+            let _ = handle.join();
+        } else {
+            left += 1;
+        }
+    }
+    left
+}
+
 /// Joins the handles of threads that have already ended.
-fn reap(handles: &mut Vec<JoinHandle<()>>) {
+pub(super) fn reap(handles: &mut Vec<JoinHandle<()>>) {
     let mut i = 0;
     while i < handles.len() {
         if handles[i].is_finished() {

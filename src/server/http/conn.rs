@@ -15,7 +15,7 @@ use crate::pipeline::Pipeline;
 use crate::record::{Protocol, Shed};
 use crate::server::Limits;
 use crate::server::http2::{self, Host, StreamJob};
-use crate::server::pool::Pool;
+use crate::server::work::WorkQueue;
 use crate::status::reason;
 use crate::stream::{Sink, Streamer};
 
@@ -463,7 +463,7 @@ impl Host for H2Host<'_> {
         &self.shared.limits
     }
 
-    fn streams(&self) -> &Arc<Pool<StreamJob>> {
+    fn streams(&self) -> &Arc<WorkQueue<StreamJob>> {
         &self.shared.streams
     }
 

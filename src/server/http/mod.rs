@@ -18,6 +18,7 @@ mod head;
 
 use crate::server::http2::StreamJob;
 use crate::server::pool::Pool;
+use crate::server::work::WorkQueue;
 
 /// The default server: HTTP/1.1 on httparse, a thread per connection from a growing pool.
 ///
@@ -133,7 +134,7 @@ pub(crate) struct Job {
 pub(crate) struct Shared {
     pipeline: Arc<Pipeline>,
     /// The threads of HTTP/2 request streams (a connection's own thread reads its frames).
-    streams: Arc<Pool<StreamJob>>,
+    streams: Arc<WorkQueue<StreamJob>>,
     limits: Limits,
     /// Set when the server stops: the listener closes and the drain begins.
     closing: AtomicBool,
@@ -281,12 +282,14 @@ impl Server for HttpServer {
         let addr = listener.local_addr()?;
         crate::server::prepare_listener(&listener)?;
         // Admitted streams are at most max_in_flight; health and metrics are not counted.
-        let streams = Pool::new(
+        let lanes = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let streams = WorkQueue::new(
             format!("h2s{}", addr.port()),
+            lanes,
             self.limits.max_in_flight.max(1) + 2 * OVERFLOW,
             self.limits.worker_idle,
             Box::new(StreamJob::run),
-        );
+        )?;
         let shared = Arc::new(Shared {
             pipeline,
             streams,
@@ -312,7 +315,11 @@ impl Server for HttpServer {
         let for_accept = shared.clone();
         let main = std::thread::Builder::new()
             .name(format!("http{}-accept", addr.port()))
-            .spawn(move || accept_loop(listener, &for_accept, &pool))?;
+            .spawn(move || accept_loop(listener, &for_accept, &pool))
+            .inspect_err(|_| {
+                // No accept loop to drain: the stream queue's watcher ends here.
+                shared.streams.close(Instant::now());
+            })?;
         let stop = move || {
             if !shared.closing.swap(true, Ordering::SeqCst) {
                 // Wake the accept loop with a connection of our own; it sees the flag and ends.

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use crate::pipeline::Pipeline;
 use crate::server::Limits;
-use crate::server::pool::Pool;
+use crate::server::work::WorkQueue;
 
 mod conn;
 mod grpc;
@@ -32,7 +32,7 @@ pub(crate) trait Host {
     /// The server's limits.
     fn limits(&self) -> &Limits;
     /// The pool that runs request streams.
-    fn streams(&self) -> &Arc<Pool<StreamJob>>;
+    fn streams(&self) -> &Arc<WorkQueue<StreamJob>>;
     /// Whether the service drains (readiness 503): time for the first GOAWAY.
     fn draining(&self) -> bool;
     /// Whether the listener has closed: time for the final GOAWAY; no new streams.
