@@ -12,7 +12,7 @@ use crate::codec::{self, JSON, NDJSON};
 use crate::error::Error;
 use crate::metadata::{Metadata, TRACE_HEADERS};
 use crate::percent::form_decode;
-use crate::stream::Streamer;
+use crate::stream::{Source, Streamer};
 
 /// Serves one request. Any `Fn(&Context, Request) -> Result<Response, Error>` closure is one.
 pub trait Handler: Send + Sync + 'static {
@@ -27,6 +27,14 @@ where
     fn call(&self, ctx: &Context, req: Request) -> Result<Response, Error> {
         self(ctx, req)
     }
+}
+
+/// Serves a call whose client streams its messages (client streaming, bidirectional): opened
+/// when its head arrives, its messages read from `source` as they come. Over a wire that
+/// buffers the request whole (HTTP/1.1) the same endpoint is served by its [`Handler`].
+pub(crate) trait Duplex: Send + Sync + 'static {
+    /// Opens the call: `req` has no body; the messages are `source`'s.
+    fn open(&self, ctx: &Context, req: Request, source: Box<dyn Source>) -> Result<Response, Error>;
 }
 
 /// The request's surroundings: incoming metadata, deadline and the client for outbound calls.

@@ -109,7 +109,7 @@ pub use metadata::{Metadata, NEVER_FORWARDED, TRACE_HEADERS, forwardable};
 pub use name::{Overrides, Target, check_label, target, target_in};
 pub use service::{Service, ServiceHandle};
 pub use status::reason;
-pub use stream::{Sink, Stream, Streamer};
+pub use stream::{Incoming, Sink, Source, Stream, Streamer};
 
 // Plug-in points: what a server (or a router-level test) is written against.
 pub use pipeline::{InFlight, Pipeline, Ticket};
