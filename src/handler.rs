@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::client::{Call, CallOptions, Caller, Client, Messages, Reply};
+use crate::client::{Call, CallOptions, Caller, Client, Duplex, Messages, Reply};
 use crate::codec::{self, JSON, NDJSON};
 use crate::error::Error;
 use crate::metadata::{Metadata, TRACE_HEADERS};
@@ -32,7 +32,7 @@ where
 /// Serves a call whose client streams its messages (client streaming, bidirectional): opened
 /// when its head arrives, its messages read from `source` as they come. Over a wire that
 /// buffers the request whole (HTTP/1.1) the same endpoint is served by its [`Handler`].
-pub(crate) trait Duplex: Send + Sync + 'static {
+pub(crate) trait DuplexHandler: Send + Sync + 'static {
     /// Opens the call: `req` has no body; the messages are `source`'s.
     fn open(&self, ctx: &Context, req: Request, source: Box<dyn Source>) -> Result<Response, Error>;
 }
@@ -162,6 +162,10 @@ impl Caller for Context {
 
     fn send_stream(&self, call: &Call<'_>) -> Result<Messages, Error> {
         self.outgoing(call, |call| self.client.stream_raw(call))
+    }
+
+    fn send_bidi(&self, call: &Call<'_>) -> Result<Duplex, Error> {
+        self.outgoing(call, |call| self.client.bidi_raw(call))
     }
 }
 

@@ -96,7 +96,7 @@ mod cli;
 pub use cli::cli_main;
 pub use client::blocking::{HttpClient, HttpClientBuilder};
 pub use client::grpc::{GrpcClient, GrpcClientBuilder};
-pub use client::{Call, CallOptions, Caller, Client, ClientKind, Messages, Plugins, Reply};
+pub use client::{BidiCall, Call, CallOptions, Caller, Client, ClientKind, Duplex, Messages, Plugins, Reply};
 #[cfg(feature = "protobuf")]
 pub use codec::ProtoMessage;
 pub use codec::{Codec, JSON, NDJSON};

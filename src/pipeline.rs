@@ -213,6 +213,11 @@ impl Pipeline {
         }
     }
 
+    /// Whether a route of the service serves `path`.
+    pub fn serves(&self, path: &str) -> bool {
+        self.router.find(path).is_some()
+    }
+
     /// Whether `path` routes to a duplex endpoint (client or bidirectional streaming): a server
     /// that can stream the request (gRPC over HTTP/2) starts such a call at its head and feeds
     /// its messages through a [`Source`] ([`answer_duplex`](Pipeline::answer_duplex)); other

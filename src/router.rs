@@ -11,7 +11,7 @@ use std::time::Instant;
 use crate::client::Client;
 use crate::codec::{self, Codec};
 use crate::error::Error;
-use crate::handler::{Context, Duplex, Handler, Request, Response};
+use crate::handler::{Context, DuplexHandler, Handler, Request, Response};
 use crate::metadata::{Metadata, parse_timeout};
 use crate::stream::Source;
 
@@ -27,7 +27,7 @@ pub(crate) struct Route {
     pub grpc_accepts: Option<&'static [Codec]>,
     /// A client- or bidirectional-streaming endpoint's handler for a wire that streams the
     /// request (gRPC): opened at the call's head. `handler` serves the other wires.
-    pub duplex: Option<Box<dyn Duplex>>,
+    pub duplex: Option<Box<dyn DuplexHandler>>,
 }
 
 /// Routes requests of one service to its handlers. Built by [`Service`](crate::Service).

@@ -3,7 +3,7 @@
 
 use crate::client::blocking::HttpClient;
 use crate::client::grpc::GrpcClient;
-use crate::client::{Call, Client, ClientKind, Messages, Reply};
+use crate::client::{Call, Client, ClientKind, Duplex, Messages, Reply};
 use crate::error::Error;
 
 /// An HTTP and a gRPC client configured alike; a call picks one by
@@ -34,5 +34,9 @@ impl Client for Plugins {
 
     fn stream_raw(&self, call: &Call<'_>) -> Result<Messages, Error> {
         self.pick(call).stream_raw(call)
+    }
+
+    fn bidi_raw(&self, call: &Call<'_>) -> Result<Duplex, Error> {
+        self.pick(call).bidi_raw(call)
     }
 }

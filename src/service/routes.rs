@@ -11,7 +11,7 @@ use crate::codec::Codec;
 use crate::codec::{Codecs, ProtoMessage};
 use crate::error::Error;
 use crate::goapi::{self, ApiRequest, ApiResponse};
-use crate::handler::{Context, Duplex, Handler, Request};
+use crate::handler::{Context, DuplexHandler, Handler, Request};
 use crate::router::Route;
 use crate::stream::{Incoming, Stream};
 use crate::typed::{Bidi, ServerStream, Unary};
@@ -142,7 +142,7 @@ impl Service {
     {
         let handler = Bidi::new(&self.name, f, crate::codec::Codecs::json());
         let accepts = (Some(handler.ndjson_codecs()), Some(handler.codecs()));
-        let duplex: Box<dyn Duplex> = Box::new(handler.clone());
+        let duplex: Box<dyn DuplexHandler> = Box::new(handler.clone());
         self.route_with(
             endpoint_path(endpoint),
             &["POST"],
@@ -189,7 +189,7 @@ impl Service {
     {
         let handler = Bidi::new(&self.name, f, Codecs::proto_json());
         let accepts = (Some(handler.ndjson_codecs()), Some(handler.codecs()));
-        let duplex: Box<dyn Duplex> = Box::new(handler.clone());
+        let duplex: Box<dyn DuplexHandler> = Box::new(handler.clone());
         self.route_with(
             endpoint_path(endpoint),
             &["POST"],
@@ -244,7 +244,7 @@ impl Service {
         methods: &[&str],
         handler: Box<dyn Handler>,
         accepts: (Option<&'static [Codec]>, Option<&'static [Codec]>),
-        duplex: Option<Box<dyn Duplex>>,
+        duplex: Option<Box<dyn DuplexHandler>>,
     ) -> Service {
         let methods = methods.iter().map(|m| m.to_ascii_uppercase()).collect();
         let route = Route {

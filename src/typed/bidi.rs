@@ -2,7 +2,7 @@
 //! streams ([`Incoming`]) and a [`Stream`] for its own, adapted for both kinds of wire.
 //!
 //! Over gRPC the call starts when its head arrives and the messages come from the server's
-//! [`Source`] as the client sends them ([`Duplex`]). Over HTTP/1.1 (and HTTP/2 without gRPC),
+//! [`Source`] as the client sends them ([`DuplexHandler`]). Over HTTP/1.1 (and HTTP/2 without gRPC),
 //! which buffer a request whole, the same endpoint is half duplex: the body's NDJSON lines are
 //! the incoming messages, and the reply is an NDJSON stream (protocol.md section 8), so `curl`
 //! and HTTP gateways reach it too.
@@ -12,10 +12,10 @@ use std::sync::Arc;
 use super::request_codec;
 use crate::codec::Codecs;
 use crate::error::Error;
-use crate::handler::{Context, Duplex, Handler, Request, Response};
+use crate::handler::{Context, DuplexHandler, Handler, Request, Response};
 use crate::stream::{Incoming, Source, Stream, Streamer};
 
-/// Adapts `Fn(&Context, Incoming<I>, &mut Stream<O>) -> Result<(), Error>` into a [`Duplex`]
+/// Adapts `Fn(&Context, Incoming<I>, &mut Stream<O>) -> Result<(), Error>` into a [`DuplexHandler`]
 /// (gRPC) and a half-duplex NDJSON [`Handler`] (the other wires).
 pub(crate) struct Bidi<F, I, O> {
     f: Arc<F>,
@@ -91,7 +91,7 @@ where
     }
 }
 
-impl<F, I, O> Duplex for Bidi<F, I, O>
+impl<F, I, O> DuplexHandler for Bidi<F, I, O>
 where
     F: Fn(&Context, Incoming<I>, &mut Stream<'_, O>) -> Result<(), Error> + Send + Sync + 'static,
     I: 'static,

@@ -3,9 +3,12 @@
 //!
 //! The reader never blocks on an inbox: it appends and wakes. Memory stays bounded because the
 //! client may send only what the stream's receive window allows, and the window grows only as
-//! the handler takes bytes out: [`InboxSource`] grants them back in batches of half the window
-//! (one WINDOW_UPDATE per half window, as the reader does for buffered bodies). A handler that
-//! stops reading stops its client. The reader ends an inbox when the client ends its side
+//! the handler takes messages: [`InboxSource`] credits a message's bytes when it hands it over
+//! (and a partial message's while the handler waits for the rest, so a message larger than the
+//! window still arrives), granted back in batches of half the window (one WINDOW_UPDATE per
+//! half window, as the reader does for buffered bodies). Whatever waits for the handler, in the
+//! inbox or cut into messages, is within the window: a handler that stops reading stops its
+//! client. The reader ends an inbox when the client ends its side
 //! (END_STREAM), resets the stream, the deadline passes or the connection ends; the handler
 //! closes it when it returns.
 
@@ -14,7 +17,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use super::writer::Writer;
 use crate::error::Error;
-use crate::grpc::framing::Deframer;
+use crate::grpc::framing::{self, Deframer};
 use crate::http2::frame::encode;
 use crate::stream::Source;
 use crate::sync;
@@ -128,16 +131,21 @@ impl Inbox {
         self.lock().received
     }
 
-    /// Waits for chunks or the end; takes them, granting the window back in batches.
+    /// Waits for chunks or the end, and takes them.
     fn take(&self) -> (VecDeque<Vec<u8>>, Option<Result<(), Error>>) {
         let mut state = self.lock();
         while state.chunks.is_empty() && state.end.is_none() {
             state = sync::wait(&self.ready, state);
         }
-        let chunks = std::mem::take(&mut state.chunks);
-        let end = state.end.take();
-        let bytes: usize = chunks.iter().map(Vec::len).sum();
-        state.unacked = state.unacked.saturating_add(bytes as u32);
+        (std::mem::take(&mut state.chunks), state.end.take())
+    }
+
+    /// Credits `bytes` the handler consumed: granted back once half the window is due.
+    fn credit(&self, bytes: u64) {
+        let mut state = self.lock();
+        state.unacked = state
+            .unacked
+            .saturating_add(u32::try_from(bytes).unwrap_or(u32::MAX));
         if !state.ended && state.unacked >= self.initial_window / 2 {
             let grant = std::mem::take(&mut state.unacked);
             // Grown before the update leaves: the reader never sees the client ahead of it.
@@ -145,7 +153,6 @@ impl Inbox {
             let id = self.id;
             let _ = self.writer.frames(|out| encode::window_update(out, id, grant));
         }
-        (chunks, end)
     }
 }
 
@@ -156,6 +163,11 @@ pub(super) struct InboxSource {
     /// The end, once taken, given after the messages before it.
     end: Option<Result<(), Error>>,
     done: bool,
+    /// Bytes taken from the inbox, bytes of the messages handed over (their prefixes too), and
+    /// bytes credited back so far.
+    taken: u64,
+    handed: u64,
+    credited: u64,
 }
 
 impl InboxSource {
@@ -167,6 +179,9 @@ impl InboxSource {
             deframer,
             end: None,
             done: false,
+            taken: 0,
+            handed: 0,
+            credited: 0,
         }
     }
 }
@@ -178,8 +193,16 @@ impl Source for InboxSource {
         }
         loop {
             match self.deframer.next() {
-                Ok(Some(message)) => return Some(Ok(message)),
-                Ok(None) => {}
+                Ok(Some(message)) => {
+                    // Messages still queued behind it are not the handler's yet: only this
+                    // one's bytes are credited.
+                    self.handed += (message.len() + framing::PREFIX) as u64;
+                    self.credit_up_to(self.handed);
+                    return Some(Ok(message));
+                }
+                // Nothing whole is queued: what was taken is handed over or a partial message
+                // the handler waits for, all of it credited.
+                Ok(None) => self.credit_up_to(self.taken),
                 Err(status) => {
                     self.done = true;
                     return Some(Err(status.error));
@@ -194,9 +217,20 @@ impl Source for InboxSource {
             }
             let (chunks, end) = self.inbox.take();
             for chunk in &chunks {
+                self.taken += chunk.len() as u64;
                 self.deframer.push(chunk);
             }
             self.end = end;
+        }
+    }
+}
+
+impl InboxSource {
+    /// Credits the inbox up to `consumed` bytes in all.
+    fn credit_up_to(&mut self, consumed: u64) {
+        if consumed > self.credited {
+            self.inbox.credit(consumed - self.credited);
+            self.credited = consumed;
         }
     }
 }

@@ -18,15 +18,22 @@ use crate::server::http2::request::Head;
 use crate::server::http2::stream::{Grpc, StreamJob};
 
 impl Conn<'_> {
-    /// Whether a new stream's head is a gRPC call to a duplex endpoint: one that starts now
-    /// rather than once its request has arrived whole.
-    pub(super) fn is_duplex(&self, head: &Head) -> bool {
-        grpc::is_call(&head.metadata)
-            && grpc::endpoint_path(&head.path).is_some_and(|path| self.host.pipeline().is_duplex(&path))
+    /// Whether a new stream's head is a gRPC call to start now rather than once its request
+    /// has arrived whole: a duplex endpoint's, or one whose answer the head decides already (a
+    /// malformed path, an unknown method: its client may be waiting for a reply before it ends
+    /// its side, as a bidirectional client does).
+    pub(super) fn starts_at_head(&self, head: &Head) -> bool {
+        if !grpc::is_call(&head.metadata) || head.path == grpc::HEALTH_CHECK {
+            return false;
+        }
+        let pipeline = self.host.pipeline();
+        grpc::endpoint_path(&head.path)
+            .is_none_or(|path| pipeline.is_duplex(&path) || !pipeline.serves(&path))
     }
 
-    /// Starts a duplex call at its head (`ended`: the head ended the client's side): admitted
-    /// or refused as any gRPC call, then on a pool thread with an inbox its DATA goes to.
+    /// Starts a call at its head (`ended`: the head ended the client's side): refused at once
+    /// when malformed or unknown, else admitted or refused as any gRPC call, then on a pool
+    /// thread with an inbox its DATA goes to.
     pub(super) fn dispatch_duplex(
         &mut self,
         id: u32,
@@ -58,6 +65,10 @@ impl Conn<'_> {
             }
         };
         let ticket = pipeline.begin(Protocol::Grpc, "POST", &request.path, &metadata, open.started);
+        if !ticket.is_routed() {
+            refuse(ticket, call, &grpc::unimplemented(&raw_path), 501);
+            return Ok(());
+        }
         let in_flight = match pipeline.admit(&ticket) {
             Ok(guard) => guard,
             Err(busy) => {

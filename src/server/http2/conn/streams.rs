@@ -88,7 +88,7 @@ impl Conn<'_> {
             started: block.started,
             body_until: Instant::now() + limits.body_timeout,
         };
-        if self.is_duplex(&incoming.head) {
+        if self.starts_at_head(&incoming.head) {
             return self.dispatch_duplex(id, incoming, block.end_stream);
         }
         self.incoming.insert(id, incoming);
