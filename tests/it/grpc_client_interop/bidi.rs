@@ -20,16 +20,24 @@ pub(super) fn ping_pong(peer: Peer) {
     };
     let mut call = open();
     for stroke in 1..=100 {
-        call.send(&Stroke { stroke }).unwrap_or_else(|e| panic!("[{label}] send: {e}"));
-        let pong = call.next().unwrap_or_else(|| panic!("[{label}] no Pong for {stroke}"));
-        assert_eq!(pong.unwrap_or_else(|e| panic!("[{label}] {e}")).stroke, stroke, "[{label}]");
+        call.send(&Stroke { stroke })
+            .unwrap_or_else(|e| panic!("[{label}] send: {e}"));
+        let pong = call
+            .next()
+            .unwrap_or_else(|| panic!("[{label}] no Pong for {stroke}"));
+        assert_eq!(
+            pong.unwrap_or_else(|e| panic!("[{label}] {e}")).stroke,
+            stroke,
+            "[{label}]"
+        );
     }
     call.close_send().unwrap();
     assert!(call.next().is_none(), "[{label}] a clean end after lockstep");
 
     let mut call = open();
     for stroke in 1..=300 {
-        call.send(&Stroke { stroke }).unwrap_or_else(|e| panic!("[{label}] send: {e}"));
+        call.send(&Stroke { stroke })
+            .unwrap_or_else(|e| panic!("[{label}] send: {e}"));
     }
     call.close_send().unwrap();
     let strokes: Vec<i64> = call
@@ -45,7 +53,10 @@ pub(super) fn ping_pong(peer: Peer) {
         .bidi::<serde_json::Value, serde_json::Value>(SRV, "Example.PingPong", &options())
         .unwrap();
     json.send(&serde_json::json!({"stroke": 9})).unwrap();
-    let pong = json.next().unwrap().unwrap_or_else(|e| panic!("[{label}] JSON: {e}"));
+    let pong = json
+        .next()
+        .unwrap()
+        .unwrap_or_else(|e| panic!("[{label}] JSON: {e}"));
     assert_eq!(pong["stroke"], 9, "[{label}] JSON");
     json.close_send().unwrap();
     assert!(json.next().is_none(), "[{label}] JSON end");
