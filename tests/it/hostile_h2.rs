@@ -34,6 +34,7 @@ const CANCEL: u32 = 0x8;
 const SETTINGS_INITIAL_WINDOW_SIZE: u16 = 0x4;
 const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
+#[cfg(feature = "protobuf")]
 mod bidi;
 
 /// The battery's limits: small and short, so every case ends quickly and threads retire.
