@@ -1,8 +1,9 @@
 //! Duplex calls (client and bidirectional streaming) between our `GrpcClient` and our server:
 //! the template's `Example.PingPong` interleaved and at once, a client stream answered once,
 //! the receive window bounding a client whose server stopped reading, a client's reset, the
-//! server's deadline ending the handler's `Incoming`, and the same endpoint half duplex over
-//! HTTP/1.1 (NDJSON in, NDJSON out) and refused by a client that cannot stream requests.
+//! server's deadline ending the handler's `Incoming`, a drain ending a call left open, a message
+//! over the limit, and the same endpoint half duplex over HTTP/1.1 (NDJSON in, NDJSON out) and
+//! refused by a client that cannot stream requests.
 
 use super::*;
 use micro_mesh::{HttpClient, Incoming};
@@ -18,11 +19,20 @@ type Seen = (usize, u16);
 /// - `Example.Stall`: takes one Ping, waits to be released, then reports how `Incoming` ends;
 /// - `Example.Watch`: echoes each Ping, reports how `Incoming` ended.
 fn start_duplex() -> (ServiceHandle, Receiver<Seen>, Sender<()>) {
+    start_duplex_with(Limits::default())
+}
+
+/// [`start_duplex`] with `limits`.
+fn start_duplex_with(limits: Limits) -> (ServiceHandle, Receiver<Seen>, Sender<()>) {
     let (report, seen) = mpsc::channel::<Seen>();
     let (release, released) = mpsc::channel::<()>();
     let (stall_report, watch_report) = (Mutex::new(report.clone()), Mutex::new(report));
     let released = Mutex::new(released);
-    let handle = template(Service::new(SRV).server_name("http").address("127.0.0.1:0"))
+    let service = Service::new(SRV)
+        .server_name("http")
+        .address("127.0.0.1:0")
+        .limits(limits);
+    let handle = template(service)
         .bidi_proto::<Stroke, Stroke, _>("Example.Sum", |_, pings, out| {
             let mut sum = 0;
             for ping in pings {
@@ -235,4 +245,63 @@ fn http11_is_half_duplex_ndjson_and_unknown_or_unstreamable_calls_are_501() {
     assert!(call.next().is_none());
     drop(client);
     stop("bidi over http/1.1", srv);
+}
+
+/// A drain does not wait forever for a duplex call its client keeps open: past the shutdown
+/// timeout the connection is shut, the handler's `Incoming` ends (503), the client's call
+/// ends with an error, and `stop` returns.
+#[test]
+fn a_drain_ends_a_duplex_call_left_open() {
+    let _clients = CLIENTS.read();
+    let limits = Limits {
+        shutdown_delay: Duration::ZERO,
+        shutdown_timeout: Duration::from_millis(300),
+        ..Limits::default()
+    };
+    let (srv, seen, _release) = start_duplex_with(limits);
+    let client = client(srv.addr());
+    let mut call = client
+        .bidi_proto::<Stroke, Stroke>(SRV, "Example.Watch", &options())
+        .unwrap();
+    call.send(&Stroke { stroke: 1 }).unwrap();
+    assert_eq!(call.next().unwrap().unwrap().stroke, 1);
+    let started = Instant::now();
+    srv.stop().expect("stopping");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "stop took {:?}",
+        started.elapsed()
+    );
+    let report = seen
+        .recv_timeout(Duration::from_secs(5))
+        .expect("the handler's report");
+    assert_eq!(report, (1, 503));
+    let end = call.next().expect("the call's end").unwrap_err();
+    assert_eq!(end.status(), 503, "{end}");
+    assert!(call.next().is_none());
+}
+
+/// A streamed message over the body limit is refused as it is announced: the handler's
+/// `Incoming` yields the 413, the call ends RESOURCE_EXHAUSTED (413 back), after the Pongs of
+/// the messages before it.
+#[test]
+fn a_streamed_message_over_the_limit_ends_the_call_with_resource_exhausted() {
+    let _clients = CLIENTS.read();
+    let limits = Limits {
+        max_body: 1024,
+        ..Limits::default()
+    };
+    let (srv, _, _) = start_duplex_with(limits);
+    let client = client(srv.addr());
+    let mut call = client
+        .bidi::<serde_json::Value, serde_json::Value>(SRV, "Example.PingPong", &options())
+        .unwrap();
+    call.send(&serde_json::json!({"stroke": 1})).unwrap();
+    assert_eq!(call.next().unwrap().unwrap()["stroke"], 1);
+    let _ = call.send(&serde_json::json!({"stroke": 2, "pad": "x".repeat(2048)}));
+    let err = call.next().expect("the status").unwrap_err();
+    assert_eq!(err.status(), 413, "{err}");
+    assert!(call.next().is_none());
+    drop(client);
+    stop("grpc bidi over the limit", srv);
 }
