@@ -293,7 +293,8 @@ pub trait Caller {
 
     /// Opens a bidirectional-streaming call (a client-streaming one too) to `service`'s
     /// `endpoint` in JSON: send requests of `Q`, read replies of `R` (see [`BidiCall`]). Over
-    /// gRPC only ([`GrpcClient`](crate::GrpcClient), or a context whose client is one); the
+    /// gRPC only ([`GrpcClient`](crate::GrpcClient); a service's [`Plugins`] use it unless the
+    /// call names HTTP); the
     /// name rule, metadata and deadline as for [`call_with`](Caller::call_with); a call that
     /// fails before its stream opened is retried as any call, never once it opened.
     fn bidi<Q, R>(

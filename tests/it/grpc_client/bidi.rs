@@ -305,3 +305,31 @@ fn a_streamed_message_over_the_limit_ends_the_call_with_resource_exhausted() {
     drop(client);
     stop("grpc bidi over the limit", srv);
 }
+
+/// A service's two plugins: a duplex call that names no plugin goes over gRPC even when HTTP
+/// is the default (HTTP/1.1 cannot stream a request); one that names HTTP gets its 501.
+#[test]
+fn plugins_send_duplex_calls_over_grpc_unless_told_otherwise() {
+    let _clients = CLIENTS.read();
+    let (srv, _, _) = start_duplex();
+    let plugins = micro_mesh::Plugins {
+        default: micro_mesh::ClientKind::Http,
+        http: HttpClient::builder()
+            .call_address(&srv.addr().to_string())
+            .build(),
+        grpc: client(srv.addr()),
+    };
+    let mut call = plugins
+        .bidi_proto::<Stroke, Stroke>(SRV, "Example.PingPong", &options())
+        .unwrap();
+    call.send(&Stroke { stroke: 5 }).unwrap();
+    assert_eq!(call.next().unwrap().unwrap().stroke, 5);
+    drop(call);
+    let http = options().with_client(micro_mesh::ClientKind::Http);
+    let err = plugins
+        .bidi_proto::<Stroke, Stroke>(SRV, "Example.PingPong", &http)
+        .unwrap_err();
+    assert_eq!(err.status(), 501, "{err}");
+    drop(plugins);
+    stop("plugins bidi", srv);
+}
