@@ -17,6 +17,7 @@ type Seen = (usize, u16);
 /// The template (PingPong) plus:
 /// - `Example.Sum`: reads every Ping, then sends one Pong with the strokes' sum;
 /// - `Example.Stall`: takes one Ping, waits to be released, then reports how `Incoming` ends;
+/// - `Example.Quit`: takes one Ping and returns (OK) while the client still sends;
 /// - `Example.Watch`: echoes each Ping, reports how `Incoming` ended.
 fn start_duplex() -> (ServiceHandle, Receiver<Seen>, Sender<()>) {
     start_duplex_with(Limits::default())
@@ -49,6 +50,9 @@ fn start_duplex_with(limits: Limits) -> (ServiceHandle, Receiver<Seen>, Sender<(
                 .unwrap()
                 .send((usize::from(first.is_some()), end));
             Ok(())
+        })
+        .bidi_proto::<Stroke, Stroke, _>("Example.Quit", |_, mut pings, _| {
+            pings.next().transpose().map(drop)
         })
         .bidi_proto::<Stroke, Stroke, _>("Example.Watch", move |_, pings: Incoming<Stroke>, out| {
             let (mut n, mut end) = (0, 0);
@@ -332,4 +336,37 @@ fn plugins_send_duplex_calls_over_grpc_unless_told_otherwise() {
     assert_eq!(err.status(), 501, "{err}");
     drop(plugins);
     stop("plugins bidi", srv);
+}
+
+/// A handler that returns while its client still sends ends the call (OK, then a reset with
+/// NO_ERROR): a send blocked on the spent window wakes at once with an error, long before its
+/// deadline, and the replies end cleanly.
+#[test]
+fn a_handler_returning_early_wakes_a_blocked_sender() {
+    let _clients = CLIENTS.read();
+    let (srv, _, _) = start_duplex();
+    let client = client(srv.addr());
+    let budget = CallOptions::default().with_timeout(Duration::from_secs(20));
+    let mut call = client
+        .bidi_proto::<Stroke, Hello>(SRV, "Example.Quit", &budget)
+        .unwrap();
+    let _ = &mut call;
+    let mut raw = call.into_raw();
+    let message = vec![b'x'; 64 * 1024];
+    let started = Instant::now();
+    let err = loop {
+        if let Err(err) = raw.send(&message) {
+            break err;
+        }
+    };
+    assert_eq!(err.status(), 503, "{err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "woken after {:?}",
+        started.elapsed()
+    );
+    assert!(raw.next().is_none(), "the handler's OK ends the replies");
+    drop(raw);
+    drop(client);
+    stop("grpc bidi early end", srv);
 }

@@ -303,12 +303,14 @@ impl Conn {
         }
     }
 
-    /// Removes stream `id`; its place is free (callers waiting for one are woken).
+    /// Removes stream `id`; its place is free (callers waiting for one are woken, and a
+    /// duplex call's sender waiting for its window learns it ended).
     fn remove_locked(&self, state: &mut State, id: u32) -> Option<Arc<Slot>> {
         let open = state.streams.remove(&id)?;
         if state.streams.is_empty() {
             state.idle_since = Instant::now();
         }
+        self.changed.notify_all();
         self.notify.bump();
         Some(open.slot)
     }
