@@ -1,5 +1,7 @@
-//! `go.micro.srv.sample`: the seed's backend, serving `Example.Call` and `Example.Stream` of the
-//! go-micro template service (protocol.md section 10) as JSON and, over HTTP/1.1, protobuf.
+//! `go.micro.srv.sample`: the seed's backend, serving `Example.Call`, `Example.Stream` and
+//! `Example.PingPong` of the go-micro template service (protocol.md section 10) as JSON and
+//! protobuf (over HTTP/1.1 and gRPC). PingPong is bidirectional over gRPC; over HTTP/1.1 it is
+//! half duplex: NDJSON Pings in the body, NDJSON Pongs back.
 //!
 //! ```text
 //! cargo run --example srv -- -server_address=127.0.0.1:9080
@@ -7,6 +9,8 @@
 //! printf '\n\4Hobo' | curl -s -XPOST -H 'Content-Type: application/proto' --data-binary @- \
 //!     127.0.0.1:9080/Example.Call | od -c
 //! curl -sN -XPOST -H 'Content-Type: application/json' -d '{"count":3}' 127.0.0.1:9080/Example.Stream
+//! printf '{"stroke":1}\n{"stroke":2}\n' | curl -sN -XPOST -H 'Content-Type: application/json' \
+//!     --data-binary @- 127.0.0.1:9080/Example.PingPong
 //! ```
 //!
 //! The messages are the template's `.proto`, written by hand (no build script, no protoc): each
@@ -14,7 +18,7 @@
 //! names are the proto3 JSON names (the field names, here). `#[serde(default)]` makes `{}` (and
 //! an empty body) decode, as an empty protobuf body does, to the default message.
 
-use micro_mesh::{Context, Error, Service, Stream};
+use micro_mesh::{Context, Error, Incoming, Service, Stream};
 use serde::{Deserialize, Serialize};
 
 /// `message Request { string name = 1; }`: `Example.Call`'s request.
@@ -49,20 +53,17 @@ struct StreamingResponse {
     count: i64,
 }
 
-/// `message Ping { int64 stroke = 1; }`: `Example.PingPong`'s request stream, served once a
-/// bidirectional stream can be (over HTTP/2); written now so the messages match the `.proto`.
+/// `message Ping { int64 stroke = 1; }`: one message of `Example.PingPong`'s request stream.
 #[derive(Clone, PartialEq, prost::Message, Serialize, Deserialize)]
 #[serde(default)]
-#[expect(dead_code, reason = "PingPong waits for bidirectional streams (HTTP/2)")]
 struct Ping {
     #[prost(int64, tag = "1")]
     stroke: i64,
 }
 
-/// `message Pong { int64 stroke = 1; }`: `Example.PingPong`'s reply stream (see [`Ping`]).
+/// `message Pong { int64 stroke = 1; }`: one message of `Example.PingPong`'s reply stream.
 #[derive(Clone, PartialEq, prost::Message, Serialize, Deserialize)]
 #[serde(default)]
-#[expect(dead_code, reason = "PingPong waits for bidirectional streams (HTTP/2)")]
 struct Pong {
     #[prost(int64, tag = "1")]
     stroke: i64,
@@ -86,6 +87,15 @@ fn stream(_: &Context, req: StreamingRequest, out: &mut Stream<'_, StreamingResp
     Ok(())
 }
 
+/// `rpc PingPong(stream Ping) returns (stream Pong)`: each Ping's stroke back as a Pong, as it
+/// comes.
+fn ping_pong(_: &Context, pings: Incoming<Ping>, out: &mut Stream<'_, Pong>) -> Result<(), Error> {
+    for ping in pings {
+        out.send(&Pong { stroke: ping?.stroke })?;
+    }
+    Ok(())
+}
+
 fn main() -> std::process::ExitCode {
     let srv = Service::new("go.micro.srv.sample");
     // Built without the protobuf codec (`--no-default-features`), the same handlers serve JSON
@@ -93,8 +103,12 @@ fn main() -> std::process::ExitCode {
     #[cfg(feature = "protobuf")]
     let srv = srv
         .rpc_proto("Example.Call", call)
-        .stream_proto("Example.Stream", stream);
+        .stream_proto("Example.Stream", stream)
+        .bidi_proto("Example.PingPong", ping_pong);
     #[cfg(not(feature = "protobuf"))]
-    let srv = srv.rpc("Example.Call", call).stream("Example.Stream", stream);
+    let srv = srv
+        .rpc("Example.Call", call)
+        .stream("Example.Stream", stream)
+        .bidi("Example.PingPong", ping_pong);
     srv.main()
 }

@@ -8,12 +8,12 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::blocking::blocking;
-use crate::client::{Call, CallOptions, Caller, Client, Messages, Reply};
+use crate::client::{Call, CallOptions, Caller, Client, Duplex, Messages, Reply};
 use crate::codec::{self, JSON, NDJSON};
 use crate::error::Error;
 use crate::metadata::{Metadata, TRACE_HEADERS};
 use crate::percent::form_decode;
-use crate::stream::Streamer;
+use crate::stream::{Source, Streamer};
 
 /// Serves one request. Any `Fn(&Context, Request) -> Result<Response, Error>` closure is one.
 pub trait Handler: Send + Sync + 'static {
@@ -28,6 +28,14 @@ where
     fn call(&self, ctx: &Context, req: Request) -> Result<Response, Error> {
         self(ctx, req)
     }
+}
+
+/// Serves a call whose client streams its messages (client streaming, bidirectional): opened
+/// when its head arrives, its messages read from `source` as they come. Over a wire that
+/// buffers the request whole (HTTP/1.1) the same endpoint is served by its [`Handler`].
+pub(crate) trait DuplexHandler: Send + Sync + 'static {
+    /// Opens the call: `req` has no body; the messages are `source`'s.
+    fn open(&self, ctx: &Context, req: Request, source: Box<dyn Source>) -> Result<Response, Error>;
 }
 
 /// The request's surroundings: incoming metadata, deadline and the client for outbound calls.
@@ -155,6 +163,10 @@ impl Caller for Context {
 
     fn send_stream(&self, call: &Call<'_>) -> Result<Messages, Error> {
         self.outgoing(call, |call| blocking(|| self.client.stream_raw(call)))
+    }
+
+    fn send_bidi(&self, call: &Call<'_>) -> Result<Duplex, Error> {
+        self.outgoing(call, |call| blocking(|| self.client.bidi_raw(call)))
     }
 }
 

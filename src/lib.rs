@@ -37,11 +37,13 @@
 //! - [`Service`] ties name, flags, server, client and handlers together; `run()` (or `main()`)
 //!   for a process, `start()` for a test; [`ServiceHandle`] is the running service.
 //! - [`Handler`], [`Context`], [`Request`], [`Response`] ([`Body`]): what handlers see and
-//!   return; typed handlers and streams ([`Stream`]) decode and encode through the [`Codec`]
-//!   the request's content type picks. [`ApiRequest`] and [`ApiResponse`] are go-api's shapes.
+//!   return; typed handlers and streams ([`Stream`] out, [`Incoming`] in for client and
+//!   bidirectional streaming) decode and encode through the [`Codec`] the request's content
+//!   type picks. [`ApiRequest`] and [`ApiResponse`] are go-api's shapes.
 //! - [`Caller`] makes typed calls on anything that calls: a [`Client`] ([`HttpClient`],
-//!   blocking, on ureq; [`GrpcClient`], blocking gRPC on the crate's own HTTP/2), a handler's [`Context`] (forwarding its trace headers and deadline), a
-//!   test mesh. [`target`] is the name-to-DNS rule; [`Overrides`] the `--resolve` map.
+//!   blocking, on ureq; [`GrpcClient`], blocking gRPC on the crate's own HTTP/2, which also
+//!   streams requests: [`BidiCall`], [`Duplex`]), a handler's [`Context`] (forwarding its trace
+//!   headers and deadline), a test mesh. [`target`] is the name-to-DNS rule; [`Overrides`] the `--resolve` map.
 //! - [`Error`] is the one error type; [`WireError`] its JSON form.
 //! - [`testing`] starts several services in one process, wired by mesh name, for tests.
 //! - [`Flags`] and [`Flag`] are the command line; [`cli_main`] is the `micro-mesh` command.
@@ -97,7 +99,7 @@ mod cli;
 pub use cli::cli_main;
 pub use client::blocking::{HttpClient, HttpClientBuilder};
 pub use client::grpc::{GrpcClient, GrpcClientBuilder};
-pub use client::{Call, CallOptions, Caller, Client, ClientKind, Messages, Plugins, Reply};
+pub use client::{BidiCall, Call, CallOptions, Caller, Client, ClientKind, Duplex, Messages, Plugins, Reply};
 #[cfg(feature = "protobuf")]
 pub use codec::ProtoMessage;
 pub use codec::{Codec, JSON, NDJSON};
@@ -110,7 +112,7 @@ pub use metadata::{Metadata, NEVER_FORWARDED, TRACE_HEADERS, forwardable};
 pub use name::{Overrides, Target, check_label, target, target_in};
 pub use service::{Service, ServiceHandle};
 pub use status::reason;
-pub use stream::{Sink, Stream, Streamer};
+pub use stream::{Incoming, Sink, Source, Stream, Streamer};
 
 // Plug-in points: what a server (or a router-level test) is written against.
 pub use pipeline::{InFlight, Pipeline, Ticket};

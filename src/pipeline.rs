@@ -25,6 +25,7 @@ use crate::metadata::Metadata;
 use crate::metrics::{self, Metrics};
 use crate::record::{Protocol, Record, Shed, UNMATCHED};
 use crate::router::Router;
+use crate::stream::Source;
 
 /// The route labels of a service's metrics, in the ids the pipeline records: its routes' paths
 /// in registration order, the health paths, the metrics path.
@@ -205,8 +206,42 @@ impl Pipeline {
             Target::Metrics => self.metrics_answer(&request.method, &request.path),
             Target::Route(id) => self
                 .router
-                .dispatch_to(Some(id), metadata, request, ticket.is_grpc()),
-            Target::Unmatched => self.router.dispatch_to(None, metadata, request, ticket.is_grpc()),
+                .dispatch_to(Some(id), metadata, request, ticket.is_grpc(), None),
+            Target::Unmatched => self
+                .router
+                .dispatch_to(None, metadata, request, ticket.is_grpc(), None),
+        }
+    }
+
+    /// Whether a route of the service serves `path`.
+    pub fn serves(&self, path: &str) -> bool {
+        self.router.find(path).is_some()
+    }
+
+    /// Whether `path` routes to a duplex endpoint (client or bidirectional streaming): a server
+    /// that can stream the request (gRPC over HTTP/2) starts such a call at its head and feeds
+    /// its messages through a [`Source`] ([`answer_duplex`](Pipeline::answer_duplex)); other
+    /// wires buffer the body and [`answer`](Pipeline::answer) it.
+    pub fn is_duplex(&self, path: &str) -> bool {
+        self.router.find(path).is_some_and(|id| self.router.is_duplex(id))
+    }
+
+    /// The answer to a duplex call: `request` without a body, its messages read from `source`
+    /// as the handler takes them. A ticket that is not a duplex route's is answered as by
+    /// [`answer`](Pipeline::answer), `source` unread.
+    pub fn answer_duplex(
+        &self,
+        ticket: &Ticket,
+        metadata: Metadata,
+        request: Request,
+        source: Box<dyn Source>,
+    ) -> Response {
+        match ticket.target {
+            Target::Route(id) => {
+                self.router
+                    .dispatch_to(Some(id), metadata, request, ticket.is_grpc(), Some(source))
+            }
+            _ => self.answer(ticket, metadata, request),
         }
     }
 

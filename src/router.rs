@@ -11,8 +11,9 @@ use std::time::Instant;
 use crate::client::Client;
 use crate::codec::{self, Codec};
 use crate::error::Error;
-use crate::handler::{Context, Handler, Request, Response};
+use crate::handler::{Context, DuplexHandler, Handler, Request, Response};
 use crate::metadata::{Metadata, parse_timeout};
+use crate::stream::Source;
 
 /// A route's handler and what it accepts.
 pub(crate) struct Route {
@@ -24,6 +25,9 @@ pub(crate) struct Route {
     pub accepts: Option<&'static [Codec]>,
     /// The codecs it reads over gRPC, whose framing carries any (a stream's NDJSON does not).
     pub grpc_accepts: Option<&'static [Codec]>,
+    /// A client- or bidirectional-streaming endpoint's handler for a wire that streams the
+    /// request (gRPC): opened at the call's head. `handler` serves the other wires.
+    pub duplex: Option<Box<dyn DuplexHandler>>,
 }
 
 /// Routes requests of one service to its handlers. Built by [`Service`](crate::Service).
@@ -78,6 +82,13 @@ impl Router {
         self.routes.get(id).map(|(path, _)| path.as_str())
     }
 
+    /// Whether route `id` streams its request (a duplex endpoint).
+    pub(crate) fn is_duplex(&self, id: usize) -> bool {
+        self.routes
+            .get(id)
+            .is_some_and(|(_, route)| route.duplex.is_some())
+    }
+
     /// The routes' paths, in id order: the bounded set of route labels.
     pub(crate) fn paths(&self) -> impl Iterator<Item = &str> {
         self.routes.iter().map(|(path, _)| path.as_str())
@@ -85,17 +96,19 @@ impl Router {
 
     /// Routes one request and returns what to send; never panics, whatever the handler does.
     pub fn dispatch(&self, metadata: Metadata, req: Request) -> Response {
-        self.dispatch_to(self.find(&req.path), metadata, req, false)
+        self.dispatch_to(self.find(&req.path), metadata, req, false, None)
     }
 
     /// [`dispatch`](Router::dispatch) to the route already found for `req.path`; `grpc` when
-    /// the request came as a gRPC call.
+    /// the request came as a gRPC call; `source` its streamed messages when the route is a
+    /// duplex one and the server streams the request (else the route's `Handler` gets the body).
     pub(crate) fn dispatch_to(
         &self,
         route: Option<usize>,
         metadata: Metadata,
         mut req: Request,
         grpc: bool,
+        source: Option<Box<dyn Source>>,
     ) -> Response {
         let Some((_, route)) = route.and_then(|id| self.routes.get(id)) else {
             let what = match req.path.strip_prefix('/') {
@@ -127,7 +140,11 @@ impl Router {
             Some(Err(err)) => return self.error(&err),
         };
         let ctx = Context::incoming(self.client.clone(), metadata, deadline, self.forward.clone());
-        match catch_unwind(AssertUnwindSafe(|| route.handler.call(&ctx, req))) {
+        let call = || match (&route.duplex, source) {
+            (Some(duplex), Some(source)) => duplex.open(&ctx, req, source),
+            _ => route.handler.call(&ctx, req),
+        };
+        match catch_unwind(AssertUnwindSafe(call)) {
             Ok(Ok(resp)) => resp,
             Ok(Err(err)) => self.error(&err),
             Err(_panic) => {
@@ -187,6 +204,7 @@ mod tests {
                 handler: Box::new(hello),
                 accepts,
                 grpc_accepts: accepts,
+                duplex: None,
             },
         ));
         let api = |_: &Context, req: Request| {
@@ -199,6 +217,7 @@ mod tests {
                 handler: Box::new(api),
                 accepts: None,
                 grpc_accepts: None,
+                duplex: None,
             },
         ));
         Router::new("go.micro.srv.sample", routes, Arc::new(NoClient), Vec::new())

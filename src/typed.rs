@@ -1,5 +1,6 @@
 //! Typed endpoints: closures over decoded messages, adapted into [`Handler`]s through the
 //! codec seam (the request's content type picks the codec among those the types support).
+//! `bidi.rs`: client- and bidirectional-streaming ones.
 
 use std::sync::Arc;
 
@@ -10,6 +11,10 @@ use crate::codec::{Codec, Codecs};
 use crate::error::Error;
 use crate::handler::{Context, Handler, Request, Response};
 use crate::stream::{Stream, Streamer};
+
+mod bidi;
+
+pub(crate) use bidi::Bidi;
 
 /// The request's codec among `codecs`, from its `Content-Type`; else the 415 naming what they take.
 fn request_codec<Q, R>(codecs: &Codecs<Q, R>, ctx: &Context, req: &Request) -> Result<Codec, Error> {

@@ -12,12 +12,15 @@ use crate::codec::{Codec, Codecs};
 use crate::error::{CLIENT_ID, Error};
 use crate::metadata::Metadata;
 
+mod bidi;
 pub mod blocking;
 mod dial;
 pub mod grpc;
 mod plugins;
 mod retry;
 
+pub use bidi::BidiCall;
+pub use grpc::Duplex;
 pub use plugins::Plugins;
 
 /// The client plugins `--client` can name.
@@ -171,6 +174,17 @@ pub trait Client: Send + Sync + 'static {
             format!("{} cannot stream", call.endpoint),
         ))
     }
+
+    /// Opens a client- or bidirectional-streaming call: messages go out with
+    /// [`Duplex::send`] (`call.body` is not sent) and replies are read by iterating. Only
+    /// [`GrpcClient`](crate::GrpcClient) streams both ways; others answer 501.
+    fn bidi_raw(&self, call: &Call<'_>) -> Result<Duplex, Error> {
+        Err(Error::with_id(
+            CLIENT_ID,
+            501,
+            format!("{}: this client cannot stream requests (gRPC can)", call.endpoint),
+        ))
+    }
 }
 
 /// The raw messages of a server stream (one JSON document each), read as they arrive.
@@ -199,6 +213,16 @@ pub trait Caller {
 
     /// Opens a server stream: its raw messages, read one at a time.
     fn send_stream(&self, call: &Call<'_>) -> Result<Messages, Error>;
+
+    /// Opens a duplex call (client or bidirectional streaming); by default the 501 of a caller
+    /// that cannot stream requests.
+    fn send_bidi(&self, call: &Call<'_>) -> Result<Duplex, Error> {
+        Err(Error::with_id(
+            CLIENT_ID,
+            501,
+            format!("{}: this caller cannot stream requests (gRPC can)", call.endpoint),
+        ))
+    }
 
     /// Calls `service`'s `endpoint` with a typed request and decodes the typed reply (JSON).
     fn call<Q, R>(&self, service: &str, endpoint: &str, request: &Q) -> Result<R, Error>
@@ -267,6 +291,57 @@ pub trait Caller {
         ))?;
         Ok(messages.map(move |m| m.and_then(|bytes| codecs.decode(codec, &bytes))))
     }
+
+    /// Opens a bidirectional-streaming call (a client-streaming one too) to `service`'s
+    /// `endpoint` in JSON: send requests of `Q`, read replies of `R` (see [`BidiCall`]). Over
+    /// gRPC only ([`GrpcClient`](crate::GrpcClient); a service's [`Plugins`] use it unless the
+    /// call names HTTP); the
+    /// name rule, metadata and deadline as for [`call_with`](Caller::call_with); a call that
+    /// fails before its stream opened is retried as any call, never once it opened.
+    fn bidi<Q, R>(
+        &self,
+        service: &str,
+        endpoint: &str,
+        options: &CallOptions,
+    ) -> Result<BidiCall<Q, R>, Error>
+    where
+        Q: Serialize,
+        R: DeserializeOwned,
+    {
+        open_bidi(self, Codecs::json(), service, endpoint, options)
+    }
+
+    /// [`bidi`](Caller::bidi) for prost messages (feature `protobuf`): gRPC `+proto`, as a
+    /// go-micro service's `rpc PingPong(stream Ping) returns (stream Pong)` takes them.
+    #[cfg(feature = "protobuf")]
+    fn bidi_proto<Q, R>(
+        &self,
+        service: &str,
+        endpoint: &str,
+        options: &CallOptions,
+    ) -> Result<BidiCall<Q, R>, Error>
+    where
+        Q: ProtoMessage,
+        R: ProtoMessage,
+    {
+        open_bidi(self, Codecs::proto(), service, endpoint, options)
+    }
+}
+
+/// Opens a typed duplex call through `caller` in the types' preferred codec.
+fn open_bidi<C, Q, R>(
+    caller: &C,
+    codecs: Codecs<R, Q>,
+    service: &str,
+    endpoint: &str,
+    options: &CallOptions,
+) -> Result<BidiCall<Q, R>, Error>
+where
+    C: Caller + ?Sized,
+{
+    let codec = codecs.accepts[0];
+    let duplex = caller.send_bidi(&Call::new(service, endpoint, codec.content_type(), &[], options))?;
+    Ok(BidiCall::new(duplex, codecs, codec))
 }
 
 /// A typed call's codecs, the codec it sends with (their preferred one) and its encoded request.
@@ -311,5 +386,9 @@ impl<C: Client + ?Sized> Caller for C {
 
     fn send_stream(&self, call: &Call<'_>) -> Result<Messages, Error> {
         blocking(|| self.stream_raw(call))
+    }
+
+    fn send_bidi(&self, call: &Call<'_>) -> Result<Duplex, Error> {
+        blocking(|| self.bidi_raw(call))
     }
 }

@@ -154,6 +154,11 @@ impl<In, Out: ?Sized> Codecs<In, Out> {
     pub fn encoder(&self) -> fn(Codec, &Out) -> Result<Vec<u8>, Error> {
         self.encode
     }
+
+    /// The decoding function itself (a client stream's messages are decoded as they arrive).
+    pub fn decoder(&self) -> fn(Codec, &[u8]) -> Result<In, Error> {
+        self.decode
+    }
 }
 
 /// The codec among `accepts` that a request with this content type is in, else the 415 naming

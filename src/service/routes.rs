@@ -1,5 +1,6 @@
-//! A service's routes: typed RPC endpoints (JSON, or JSON and protobuf), server streams, raw
-//! handlers and API paths, each registered with the methods and content types it takes.
+//! A service's routes: typed RPC endpoints (JSON, or JSON and protobuf), server streams,
+//! client and bidirectional streams, raw handlers and API paths, each registered with the
+//! methods and content types it takes.
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -10,10 +11,10 @@ use crate::codec::Codec;
 use crate::codec::{Codecs, ProtoMessage};
 use crate::error::Error;
 use crate::goapi::{self, ApiRequest, ApiResponse};
-use crate::handler::{Context, Handler, Request};
+use crate::handler::{Context, DuplexHandler, Handler, Request};
 use crate::router::Route;
-use crate::stream::Stream;
-use crate::typed::{ServerStream, Unary};
+use crate::stream::{Incoming, Stream};
+use crate::typed::{Bidi, ServerStream, Unary};
 
 impl Service {
     /// Serves RPC endpoint `endpoint` (`POST /Service.Method`) with a typed JSON handler.
@@ -103,6 +104,101 @@ impl Service {
         self.route(endpoint_path(endpoint), &["POST"], Box::new(handler), accepts)
     }
 
+    /// Serves a bidirectional-streaming RPC endpoint (a client-streaming one too: read every
+    /// message, then send one): the handler gets the client's messages as an [`Incoming`]
+    /// iterator, decoded one at a time as they arrive, and a [`Stream`] to send its own on.
+    ///
+    /// Over gRPC the handler starts when the call's head arrives, and both directions flow at
+    /// once; the client's messages wait in the stream's receive window (1 MiB), granted back
+    /// only as the handler takes them, so a handler that stops reading stops its client. A reset
+    /// by the client, the deadline or a lost connection ends `incoming` with an error and fails
+    /// `out.send`. Over HTTP/1.1 (and HTTP/2 without gRPC), which buffer a request whole, the
+    /// endpoint is half duplex: the request body's NDJSON lines (one JSON message each, within
+    /// the body limit) are the incoming messages, the reply an NDJSON stream as for
+    /// [`stream`](Service::stream).
+    ///
+    /// ```no_run
+    /// use micro_mesh::{Context, Error, Incoming, Service, Stream};
+    /// use serde::{Deserialize, Serialize};
+    ///
+    /// #[derive(Serialize, Deserialize)]
+    /// struct Ping { stroke: i64 }
+    /// #[derive(Serialize, Deserialize)]
+    /// struct Pong { stroke: i64 }
+    ///
+    /// fn main() -> Result<(), Error> {
+    ///     Service::new("go.micro.srv.sample")
+    ///         .bidi("Example.PingPong", |_: &Context, pings: Incoming<Ping>, out: &mut Stream<'_, Pong>| {
+    ///             pings.into_iter().try_for_each(|ping| out.send(&Pong { stroke: ping?.stroke }))
+    ///         })
+    ///         .run()
+    /// }
+    /// ```
+    pub fn bidi<I, O, F>(self, endpoint: &str, f: F) -> Service
+    where
+        F: Fn(&Context, Incoming<I>, &mut Stream<'_, O>) -> Result<(), Error> + Send + Sync + 'static,
+        I: DeserializeOwned + 'static,
+        O: Serialize + 'static,
+    {
+        let handler = Bidi::new(&self.name, f, crate::codec::Codecs::json());
+        let accepts = (Some(handler.ndjson_codecs()), Some(handler.codecs()));
+        let duplex: Box<dyn DuplexHandler> = Box::new(handler.clone());
+        self.route_with(
+            endpoint_path(endpoint),
+            &["POST"],
+            Box::new(handler),
+            accepts,
+            Some(duplex),
+        )
+    }
+
+    /// Serves a bidirectional-streaming RPC endpoint whose messages derive both serde's traits
+    /// and `prost::Message` (feature `protobuf`), as [`bidi`](Service::bidi) does for JSON
+    /// ones: gRPC `+proto` and `+json`; over HTTP/1.1 half-duplex NDJSON, JSON alone. The
+    /// template service's `rpc PingPong(stream Ping) returns (stream Pong)`:
+    ///
+    /// ```no_run
+    /// use micro_mesh::{Context, Error, Incoming, Service, Stream};
+    /// use serde::{Deserialize, Serialize};
+    ///
+    /// /// `message Ping { int64 stroke = 1; }` (and `Pong`, the same shape).
+    /// #[derive(Clone, PartialEq, prost::Message, Serialize, Deserialize)]
+    /// #[serde(default)]
+    /// struct Stroke {
+    ///     #[prost(int64, tag = "1")]
+    ///     stroke: i64,
+    /// }
+    ///
+    /// fn main() -> Result<(), Error> {
+    ///     Service::new("go.micro.srv.sample")
+    ///         .bidi_proto::<Stroke, Stroke, _>("Example.PingPong", |_, pings, out| {
+    ///             for ping in pings {
+    ///                 out.send(&Stroke { stroke: ping?.stroke })?;
+    ///             }
+    ///             Ok(())
+    ///         })
+    ///         .run()
+    /// }
+    /// ```
+    #[cfg(feature = "protobuf")]
+    pub fn bidi_proto<I, O, F>(self, endpoint: &str, f: F) -> Service
+    where
+        F: Fn(&Context, Incoming<I>, &mut Stream<'_, O>) -> Result<(), Error> + Send + Sync + 'static,
+        I: DeserializeOwned + ProtoMessage + 'static,
+        O: Serialize + ProtoMessage + 'static,
+    {
+        let handler = Bidi::new(&self.name, f, Codecs::proto_json());
+        let accepts = (Some(handler.ndjson_codecs()), Some(handler.codecs()));
+        let duplex: Box<dyn DuplexHandler> = Box::new(handler.clone());
+        self.route_with(
+            endpoint_path(endpoint),
+            &["POST"],
+            Box::new(handler),
+            accepts,
+            Some(duplex),
+        )
+    }
+
     /// Serves RPC endpoint `endpoint` with a raw handler that takes any content type.
     pub fn rpc_raw(self, endpoint: &str, handler: impl Handler) -> Service {
         self.route(
@@ -132,11 +228,23 @@ impl Service {
     }
 
     fn route(
+        self,
+        path: String,
+        methods: &[&str],
+        handler: Box<dyn Handler>,
+        accepts: (Option<&'static [Codec]>, Option<&'static [Codec]>),
+    ) -> Service {
+        self.route_with(path, methods, handler, accepts, None)
+    }
+
+    /// [`route`](Service::route) with a duplex handler for the wires that stream a request.
+    fn route_with(
         mut self,
         path: String,
         methods: &[&str],
         handler: Box<dyn Handler>,
         accepts: (Option<&'static [Codec]>, Option<&'static [Codec]>),
+        duplex: Option<Box<dyn DuplexHandler>>,
     ) -> Service {
         let methods = methods.iter().map(|m| m.to_ascii_uppercase()).collect();
         let route = Route {
@@ -144,6 +252,7 @@ impl Service {
             handler,
             accepts: accepts.0,
             grpc_accepts: accepts.1,
+            duplex,
         };
         // Registering a path again replaces its handler (and keeps its place).
         match self.routes.iter_mut().find(|(p, _)| *p == path) {

@@ -24,6 +24,7 @@
 //! | `health`          | `Health/Check` SERVING, NOT_FOUND, NOT_SERVING when draining  | pass     | pass [2] |
 //! | `large`           | 1 MiB each way; 5 MiB: RESOURCE_EXHAUSTED                     | pass     | pass     |
 //! | `metadata`        | `x-request-id` and a `-bin` header reach `Context::metadata`  | pass     | pass     |
+//! | `ping_pong`       | `Example.PingPong` bidi: lockstep, at once, empty, JSON (`bidi.rs`) | pass | pass |
 //!
 //! Each case's function below says exactly what it sends and checks. Server bugs these
 //! peers found (reported, fixed in the server by others since):
@@ -145,6 +146,10 @@ struct Call {
     path: String,
     kind: &'static str,
     hex: String,
+    /// A bidi call's messages, and whether each waits for the reply to the one before.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    hexes: Vec<String>,
+    lockstep: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     codec: Option<&'static str>,
     meta: Vec<(String, String)>,
@@ -680,6 +685,9 @@ fn metadata(peer: Peer) {
     });
 }
 
+mod bidi;
+use bidi::ping_pong;
+
 /// One test per peer and case: `grpc::grpcio::call_proto`, `grpc::grpc_go::call_proto`, ...
 macro_rules! matrix {
     ($($case:ident),* $(,)?) => {
@@ -705,4 +713,5 @@ matrix!(
     large,
     health,
     metadata,
+    ping_pong,
 );

@@ -20,6 +20,7 @@
 //! | `deadline`    | 200 ms budget on a 2 s handler: 408 fast, then a call works [1]  | pass   | pass    |
 //! | `goaway`      | graceful stop under 8 threads of calls: each OK or 503, no hang  | pass [2] | pass  |
 //! | `die`         | the peer process exits mid-stream: 2 messages, then 503, the end | pass   | pass    |
+//! | `ping_pong`   | `bidi_proto`/`bidi` PingPong: lockstep, at once, empty, JSON (`bidi.rs`) | pass | pass |
 //!
 //! 1. `deadline`: the client sends its budget as `grpc-timeout`, and grpcio's server answers
 //!    DEADLINE_EXCEEDED on the dot, often before the client's own timer: then the 408 is the
@@ -436,6 +437,9 @@ fn die(peer: Peer) {
     assert!(after.is_none(), "[{label}] the error is the last item: {after:?}");
 }
 
+mod bidi;
+use bidi::ping_pong;
+
 macro_rules! matrix {
     ($($case:ident),* $(,)?) => {
         mod grpcio {
@@ -462,4 +466,5 @@ matrix!(
     deadline,
     goaway,
     die,
+    ping_pong,
 );

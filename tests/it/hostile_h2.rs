@@ -34,6 +34,9 @@ const CANCEL: u32 = 0x8;
 const SETTINGS_INITIAL_WINDOW_SIZE: u16 = 0x4;
 const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
+#[cfg(feature = "protobuf")]
+mod bidi;
+
 /// The battery's limits: small and short, so every case ends quickly and threads retire.
 fn limits() -> Limits {
     Limits {
@@ -381,8 +384,9 @@ fn held(port: u16, peer: Option<u16>) -> usize {
 
 /// The server's (threads, sockets) once started: its accept thread names itself as it starts.
 fn baseline(port: u16) -> (usize, usize) {
+    // A new thread names itself once it runs: wait for both the accept thread and the watcher.
     let until = Instant::now() + Duration::from_secs(2);
-    while threads(port) == 0 && Instant::now() < until {
+    while threads(port) < 2 && Instant::now() < until {
         std::thread::sleep(Duration::from_millis(5));
     }
     (threads(port), sockets(port))

@@ -1,7 +1,7 @@
 //! The go-micro template service's messages (protocol.md section 10) as prost + serde types,
-//! and its two handlers, for the tests that speak protobuf and gRPC.
+//! and its three handlers, for the tests that speak protobuf and gRPC.
 
-use micro_mesh::{Context, Error, Service, Stream};
+use micro_mesh::{Context, Error, Incoming, Service, Stream};
 use serde::{Deserialize, Serialize};
 
 /// `message Request { string name = 1; }`.
@@ -28,8 +28,26 @@ pub struct Count {
     pub count: i64,
 }
 
-/// `service` with the template's `Example.Call` (a greeting; an empty name is a 400) and
-/// `Example.Stream` (`count` messages, 0 to count - 1), as the srv example serves them.
+/// `message Ping { int64 stroke = 1; }` (and `Pong`, the same shape).
+#[derive(Clone, PartialEq, prost::Message, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Stroke {
+    #[prost(int64, tag = "1")]
+    pub stroke: i64,
+}
+
+/// `rpc PingPong(stream Ping) returns (stream Pong)`: each Ping's stroke back as a Pong, as
+/// it comes.
+pub fn ping_pong(_: &Context, pings: Incoming<Stroke>, out: &mut Stream<'_, Stroke>) -> Result<(), Error> {
+    for ping in pings {
+        out.send(&Stroke { stroke: ping?.stroke })?;
+    }
+    Ok(())
+}
+
+/// `service` with the template's `Example.Call` (a greeting; an empty name is a 400),
+/// `Example.Stream` (`count` messages, 0 to count - 1) and `Example.PingPong` (each stroke
+/// echoed), as the srv example serves them.
 pub fn template(service: Service) -> Service {
     service
         .rpc_proto("Example.Call", |_: &Context, req: Hello| {
@@ -46,4 +64,5 @@ pub fn template(service: Service) -> Service {
                 (0..req.count).try_for_each(|count| out.send(&Count { count }))
             },
         )
+        .bidi_proto("Example.PingPong", ping_pong)
 }

@@ -7,8 +7,11 @@ CALLS_JSON (read from stdin when not given: large messages overflow argv) is a J
 of calls, made in order on one channel (one HTTP/2 connection) unless "fresh":
 
     {"path": "/go.micro.srv.sample.Example/Call",  # the method's path
-     "kind": "unary" | "stream",                   # unary_unary or unary_stream
+     "kind": "unary" | "stream" | "bidi",          # unary_unary, unary_stream or stream_stream
      "hex": "0a04486f626f",                         # the request message's bytes
+     "hexes": ["0801", "0802"],                     # bidi: the request messages' bytes
+     "lockstep": true,                              # bidi: each message only once the reply
+                                                    #   to the one before arrived
      "meta": [["x-request-id", "abc"],              # metadata, in order; a name ending
               ["trace-bin", "0001feff"]],           #   in -bin takes hex (sent as bytes)
      "timeout_ms": 200,                             # optional deadline
@@ -25,6 +28,7 @@ messages before its status too). Exit status 0 whatever the calls' statuses; 2 o
 """
 
 import json
+import queue
 import sys
 import time
 
@@ -49,9 +53,23 @@ def one(channel, call):
     code, details = grpc.StatusCode.OK, ""
     start = time.monotonic()
     try:
-        if call.get("kind", "unary") == "stream":
+        kind = call.get("kind", "unary")
+        if kind == "stream":
             # extend appends as the messages come: those before an error stay
             replies.extend(channel.unary_stream(call["path"])(request, **kwargs))
+        elif kind == "bidi":
+            messages = [bytes.fromhex(h) for h in call.get("hexes", [])]
+            replied = queue.Queue()
+
+            def requests():
+                for message in messages:
+                    yield message
+                    if call.get("lockstep"):
+                        replied.get(timeout=30)
+
+            for reply in channel.stream_stream(call["path"])(requests(), **kwargs):
+                replies.append(reply)
+                replied.put(None)
         else:
             reply, _ = channel.unary_unary(call["path"]).with_call(request, **kwargs)
             replies.append(reply)

@@ -14,6 +14,8 @@ Serves go.micro.srv.sample.Example on 127.0.0.1 (a free port) with handlers on r
     Stream  StreamingRequest{count: N} -> N messages StreamingResponse{count: i}, i = 0..N-1,
             in proto or (as Call) in JSON
     Die     2 messages, then waits (30 s at most) for "die" on stdin
+    PingPong  bidirectional: each Ping{stroke} back as a Pong{stroke} as it comes, in proto or
+            (as Call) in JSON
 
 Stdin, one command a line: "die" ends the process at once (os._exit: every connection closes
 mid-stream), "goaway" stops the server gracefully (GOAWAY, in-flight calls finish) and exits.
@@ -137,6 +139,17 @@ def die(request, context):
     DIE.wait(30)
 
 
+def ping_pong(requests, context):
+    as_json = is_json(context)
+    for request in requests:
+        if as_json:
+            stroke = json.loads(request or b"{}").get("stroke", 0)
+            yield json.dumps({"stroke": stroke}).encode()
+        else:
+            stroke = field(request, 1) or 0
+            yield b"\x08" + encode_varint(stroke) if stroke else b""
+
+
 def main():
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=32))
     handlers = {
@@ -145,6 +158,7 @@ def main():
         "Slow": grpc.unary_unary_rpc_method_handler(slow),
         "Stream": grpc.unary_stream_rpc_method_handler(stream),
         "Die": grpc.unary_stream_rpc_method_handler(die),
+        "PingPong": grpc.stream_stream_rpc_method_handler(ping_pong),
     }
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, handlers),))
     port = server.add_insecure_port("127.0.0.1:0")

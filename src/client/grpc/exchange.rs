@@ -41,7 +41,21 @@ impl Exchange {
         deadline: Instant,
         max_message: usize,
     ) -> Result<Exchange, Failure> {
-        let mut exchange = Exchange {
+        let mut exchange = Exchange::started(conn, id, slot, deadline, max_message);
+        exchange.read_head()?;
+        Ok(exchange)
+    }
+
+    /// A stream whose reply's head is still to come (a duplex call's: servers answer it
+    /// when they choose); [`read_head`](Exchange::read_head) waits for it.
+    pub fn started(
+        conn: Arc<Conn>,
+        id: u32,
+        slot: Arc<Slot>,
+        deadline: Instant,
+        max_message: usize,
+    ) -> Exchange {
+        Exchange {
             conn,
             id,
             slot,
@@ -51,7 +65,14 @@ impl Exchange {
             unacked: 0,
             done: false,
             pending: None,
-        };
+        }
+    }
+
+    /// Waits for the reply's head: a head that is a proxy's error, or a stream that ends before
+    /// one, is the call's failure (and the stream is over).
+    pub fn read_head(&mut self) -> Result<(), Failure> {
+        let exchange = self;
+        let deadline = exchange.deadline;
         let head = exchange.slot.take(deadline, slot::has_head_or_end, |r, chunks| {
             r.chunks = chunks; // not ours to take yet
             match r.head.clone() {
@@ -66,7 +87,7 @@ impl Exchange {
                     return Err(Failure::sent(err));
                 }
                 exchange.head = head;
-                Ok(exchange)
+                Ok(())
             }
             Some(Err(end)) => {
                 exchange.done = true;
@@ -79,6 +100,26 @@ impl Exchange {
                 })
             }
         }
+    }
+
+    /// Sends `data` on the stream (a duplex call's message, or its end with `end_stream`), as
+    /// the server's windows allow, waiting for window until the deadline. `Ok(false)` when the
+    /// server ended the stream already (its end is the receive side's).
+    pub fn send(&self, data: &[u8], end_stream: bool) -> Result<bool, Failure> {
+        self.conn.send(self.id, data, end_stream, self.deadline)
+    }
+
+    /// Ends the stream now: a reset with CANCEL unless it had ended (nothing more is read).
+    pub fn cancel(&mut self) {
+        if !self.done {
+            self.done = true;
+            self.conn.cancel(self.id);
+        }
+    }
+
+    /// The target, for errors.
+    pub fn authority(&self) -> &str {
+        &self.conn.authority
     }
 
     /// The deadline passed: the stream is cancelled (by the drop) and the call times out.
@@ -196,10 +237,7 @@ impl Iterator for Messages {
             Err(failure) => {
                 self.finished = true;
                 // A failed read leaves nothing to read: cancel now rather than at the drop.
-                if !self.exchange.done {
-                    self.exchange.done = true;
-                    self.exchange.conn.cancel(self.exchange.id);
-                }
+                self.exchange.cancel();
                 Some(Err(failure.error))
             }
         }

@@ -4,7 +4,8 @@
 //! `mod.rs` the client and its builder; `call.rs` the request head and the reply's verdict
 //! (pure); `pool.rs` connections per target; `conn.rs` one connection's state and writer;
 //! `reader.rs` its reader thread; `slot.rs` a stream's mailbox; `exchange.rs` a reply as its
-//! caller reads it.
+//! caller reads it; `duplex.rs` a duplex call (client or bidirectional streaming) as its caller
+//! drives it.
 
 use std::time::{Duration, Instant};
 
@@ -19,11 +20,13 @@ use crate::name::Target;
 
 mod call;
 mod conn;
+mod duplex;
 mod exchange;
 mod pool;
 mod reader;
 mod slot;
 
+pub use duplex::Duplex;
 use exchange::Exchange;
 use pool::Pool;
 
@@ -191,6 +194,32 @@ impl Client for GrpcClient {
         );
         result
     }
+
+    /// Opens the stream (HEADERS only: `call.body` is not sent) and hands it over; what fails
+    /// before then is retried as for any call, nothing after (a message may have reached the
+    /// server). The whole call lives within the budget.
+    fn bidi_raw(&self, call: &Call<'_>) -> Result<Duplex, Error> {
+        let started = Instant::now();
+        let result = self.with_retries(call, |target, budget| {
+            let deadline = Instant::now() + budget;
+            let (conn, id, slot) = self.start(target, call, budget, deadline, None)?;
+            Ok(Duplex::new(Exchange::started(
+                conn,
+                id,
+                slot,
+                deadline,
+                self.max_message,
+            )))
+        });
+        // Counted once its stream is open.
+        retry::observe(
+            self.dial.metrics.as_ref(),
+            call,
+            started,
+            result.as_ref().map(|_| Ok(200)),
+        );
+        result
+    }
 }
 
 impl GrpcClient {
@@ -214,6 +243,22 @@ impl GrpcClient {
         budget: Duration,
         deadline: Instant,
     ) -> Result<Exchange, Failure> {
+        let mut body = Vec::with_capacity(framing::PREFIX + call.body.len());
+        // Errors before the wire are the caller's: nothing sent, nothing to retry.
+        framing::encode(call.body, &mut body).map_err(|status| Failure::sent(status.error))?;
+        let (conn, id, slot) = self.start(target, call, budget, deadline, Some(&body))?;
+        Exchange::open(conn, id, slot, deadline, self.max_message)
+    }
+
+    /// A stream opened with the call's head and `body` (framed; none leaves it open).
+    fn start(
+        &self,
+        target: &Target,
+        call: &Call<'_>,
+        budget: Duration,
+        deadline: Instant,
+        body: Option<&[u8]>,
+    ) -> Result<(std::sync::Arc<conn::Conn>, u32, std::sync::Arc<slot::Slot>), Failure> {
         let authority = target.to_string();
         let head = call::Head {
             service: call.service,
@@ -226,10 +271,7 @@ impl GrpcClient {
         // Errors before the wire are the caller's: nothing sent, nothing to retry.
         let final_error = |error| Failure::sent(error);
         let headers = call::request_headers(&head).map_err(final_error)?;
-        let mut body = Vec::with_capacity(framing::PREFIX + call.body.len());
-        framing::encode(call.body, &mut body).map_err(|status| final_error(status.error))?;
-        let (conn, id, slot) = self.pool.open(target, &headers, &body, deadline)?;
-        Exchange::open(conn, id, slot, deadline, self.max_message)
+        self.pool.open(target, &headers, body, deadline)
     }
 }
 

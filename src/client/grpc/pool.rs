@@ -110,13 +110,14 @@ impl Pool {
         }
     }
 
-    /// Opens a stream to `target` with `headers` and `body`, on a connection with room, opening
-    /// one if the pool may, waiting for room until `deadline` otherwise.
+    /// Opens a stream to `target` with `headers` and `body` (none: a duplex call's stream, left
+    /// open), on a connection with room, opening one if the pool may, waiting for room until
+    /// `deadline` otherwise.
     pub fn open(
         &self,
         target: &Target,
         headers: &[Header],
-        body: &[u8],
+        body: Option<&[u8]>,
         deadline: Instant,
     ) -> Result<(Arc<Conn>, u32, Arc<Slot>), Failure> {
         let key = target.to_string();

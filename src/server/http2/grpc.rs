@@ -59,6 +59,14 @@ pub(super) fn prepare(
     body: &[u8],
     max_body: usize,
 ) -> Result<(Call, Metadata, Request), (Call, Status)> {
+    let (call, metadata, mut request) = prepare_head(head)?;
+    request.body = one_message(body, max_body).map_err(|status| (call, status))?;
+    Ok((call, metadata, request))
+}
+
+/// A call's head translated for the pipeline (the request without a body: a duplex call's
+/// messages come later), or the status to end it with at once.
+pub(super) fn prepare_head(head: Head) -> Result<(Call, Metadata, Request), (Call, Status)> {
     let call = call_of(&head.metadata);
     let incoming = Incoming::from_headers(head.metadata.iter()).map_err(|e| (call, Status::from(e)))?;
     let negotiated = incoming.negotiate().map_err(|e| (call, status_of(e)))?;
@@ -66,7 +74,6 @@ pub(super) fn prepare(
     let fail = |status: Status| (call, status);
     let budget = incoming.deadline().map_err(|e| fail(Status::from(e)))?;
     let path = GrpcPath::parse(&head.path).map_err(|e| fail(Status::from(e)))?;
-    let message = one_message(body, max_body).map_err(fail)?;
     let mut metadata = incoming.metadata;
     metadata.insert("content-type", negotiated.codec.message_content_type());
     if let Some(budget) = budget {
@@ -83,10 +90,16 @@ pub(super) fn prepare(
         method: "POST".into(),
         path: format!("/{}", path.endpoint()),
         query: String::new(),
-        body: message,
+        body: Vec::new(),
         peer: None,
     };
     Ok((call, metadata, request))
+}
+
+/// The endpoint path (`/Service.Method`) a gRPC call's path names, when well formed: what a
+/// reader asks the pipeline about at the head (is it a duplex endpoint?).
+pub(super) fn endpoint_path(path: &str) -> Option<String> {
+    GrpcPath::parse(path).ok().map(|p| format!("/{}", p.endpoint()))
 }
 
 /// The one request message of a unary or server-streaming call.

@@ -5,7 +5,9 @@
 //! of its own (`stream.rs`), since a handler may block on outbound calls; every write goes
 //! through the connection's one `Writer` (`writer.rs`), which owns the HPACK encoder and the
 //! send windows. `request.rs` checks a request's header block. Requests go through the same
-//! `Pipeline` as HTTP/1.1's: health, metrics, caps, routing, records.
+//! `Pipeline` as HTTP/1.1's: health, metrics, caps, routing, records. A duplex gRPC call
+//! (client or bidirectional streaming) goes to its pool thread at its head, and its messages
+//! follow through an `inbox.rs`, granted window as its handler takes them.
 
 use std::sync::Arc;
 
@@ -15,6 +17,7 @@ use crate::server::work::WorkQueue;
 
 mod conn;
 mod grpc;
+mod inbox;
 mod request;
 mod stream;
 mod writer;

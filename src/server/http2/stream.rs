@@ -1,11 +1,13 @@
 //! One HTTP/2 request stream on a pool thread: the pipeline's answer, written as HEADERS and
-//! DATA frames (a server stream's messages one DATA frame each, as they come).
+//! DATA frames (a server stream's messages one DATA frame each, as they come); a duplex gRPC
+//! call's messages read from its inbox meanwhile.
 
 use std::io;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::grpc;
+use super::inbox::{Inbox, InboxSource};
 use super::writer::{SendError, Writer};
 use crate::codec;
 use crate::error::WireError;
@@ -28,7 +30,15 @@ pub(crate) struct StreamJob {
     /// The connection's count of streams dispatched and not yet done.
     pub(super) active: Arc<AtomicUsize>,
     /// A gRPC call: its reply is messages and trailers.
-    pub(super) grpc: Option<grpc::Call>,
+    pub(super) grpc: Option<Grpc>,
+}
+
+/// What a stream job knows of its gRPC call.
+pub(crate) struct Grpc {
+    /// How its reply is encoded.
+    pub(super) call: grpc::Call,
+    /// A duplex call's incoming messages (its request has no body).
+    pub(super) inbox: Option<Arc<Inbox>>,
 }
 
 impl StreamJob {
@@ -46,8 +56,15 @@ impl StreamJob {
             grpc,
         } = self;
         let head_only = request.method == "HEAD";
-        let bytes_in = request.body.len();
-        let response = pipeline.answer(&ticket, metadata, request);
+        let mut bytes_in = request.body.len();
+        let (grpc, inbox) = grpc.map_or((None, None), |g| (Some(g.call), g.inbox));
+        let response = match &inbox {
+            Some(inbox) => {
+                let source = Box::new(InboxSource::new(inbox.clone()));
+                pipeline.answer_duplex(&ticket, metadata, request, source)
+            }
+            None => pipeline.answer(&ticket, metadata, request),
+        };
         if !response.body.is_stream() {
             in_flight = None; // the handler is done: its slot is free before the write
         }
@@ -62,6 +79,13 @@ impl StreamJob {
             writer.kill();
         }
         writer.close(id);
+        if let Some(inbox) = inbox {
+            // Answered while the client still sends: it may stop (RFC 9113 section 8.1).
+            if inbox.close() {
+                let _ = writer.reset(id, ErrorCode::NoError);
+            }
+            bytes_in = inbox.received();
+        }
         drop(in_flight);
         pipeline.finish(ticket, status, bytes_in, bytes_out);
         active.fetch_sub(1, Ordering::AcqRel);

@@ -38,6 +38,7 @@ fn pipeline() -> Arc<Pipeline> {
                 handler: Box::new(hello),
                 accepts,
                 grpc_accepts: accepts,
+                duplex: None,
             },
         ),
         (
@@ -47,6 +48,7 @@ fn pipeline() -> Arc<Pipeline> {
                 handler: Box::new(get),
                 accepts: None,
                 grpc_accepts: None,
+                duplex: None,
             },
         ),
     ];

@@ -348,5 +348,6 @@ fn greet_from_threads(client: &Arc<GrpcClient>, threads: usize, calls: usize) {
     }
 }
 
+mod bidi;
 mod threads;
 mod wire;

@@ -6,8 +6,10 @@
 // of calls, made in order on one grpc.ClientConn (one HTTP/2 connection) unless "fresh":
 //
 //	{"path": "/go.micro.srv.sample.Example/Call",  // the method's path
-//	 "kind": "unary" | "stream",                   // conn.Invoke or a server stream
+//	 "kind": "unary" | "stream" | "bidi",          // conn.Invoke, a server or a bidi stream
 //	 "hex": "0a04486f626f",                         // the request message's bytes
+//	 "hexes": ["0801", "0802"],                     // bidi: the request messages' bytes
+//	 "lockstep": true,                              // bidi: receive a reply after each send
 //	 "codec": "proto" | "json",                     // content-type application/grpc+CODEC
 //	                                                //   (omitted: bare application/grpc)
 //	 "meta": [["x-request-id", "abc"],              // metadata, in order; a name ending
@@ -72,6 +74,8 @@ type call struct {
 	Path      string      `json:"path"`
 	Kind      string      `json:"kind"`
 	Hex       string      `json:"hex"`
+	Hexes     []string    `json:"hexes"`
+	Lockstep  bool        `json:"lockstep"`
 	Codec     string      `json:"codec"`
 	Meta      [][2]string `json:"meta"`
 	TimeoutMs *float64    `json:"timeout_ms"`
@@ -134,6 +138,45 @@ func one(conn *grpc.ClientConn, c call) (result, error) {
 			if err = stream.RecvMsg(&out); err == nil {
 				replies = append(replies, hex.EncodeToString(out))
 			}
+		}
+		if err == io.EOF {
+			err = nil
+		}
+	} else if c.Kind == "bidi" {
+		desc := &grpc.StreamDesc{StreamName: c.Path, ServerStreams: true, ClientStreams: true}
+		var stream grpc.ClientStream
+		stream, err = conn.NewStream(ctx, desc, c.Path, opts...)
+		recv := func() error {
+			var out []byte
+			err := stream.RecvMsg(&out)
+			if err == nil {
+				replies = append(replies, hex.EncodeToString(out))
+			}
+			return err
+		}
+		for _, h := range c.Hexes {
+			if err != nil {
+				break
+			}
+			m, herr := hex.DecodeString(h)
+			if herr != nil {
+				return result{}, fmt.Errorf("hexes: %v", herr)
+			}
+			err = stream.SendMsg(&m)
+			if err == io.EOF {
+				// The server ended the call: its status is RecvMsg's.
+				err = nil
+				break
+			}
+			if err == nil && c.Lockstep {
+				err = recv()
+			}
+		}
+		if err == nil {
+			err = stream.CloseSend()
+		}
+		for err == nil {
+			err = recv()
 		}
 		if err == io.EOF {
 			err = nil

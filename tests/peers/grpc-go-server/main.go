@@ -16,6 +16,8 @@
 //	Stream  StreamingRequest{count: N} -> N messages StreamingResponse{count: i}, i = 0..N-1,
 //	        in proto or (as Call) in JSON
 //	Die     2 messages, then waits (30 s at most) for "die" on stdin
+//	PingPong  bidirectional: each Ping{stroke} back as a Pong{stroke} as it comes, in proto
+//	        or (as Call) in JSON
 //
 // Stdin, one command a line: "die" ends the process at once (os.Exit: every connection closes
 // mid-stream), "goaway" calls GracefulStop (GOAWAY; in-flight calls finish) and exits when it
@@ -28,6 +30,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"strings"
@@ -135,11 +138,42 @@ func send(stream grpc.ServerStream, b []byte) error {
 
 var die = make(chan struct{})
 
+// pingPong echoes each Ping's stroke as a Pong, as it comes, until the client's side ends.
+func pingPong(stream grpc.ServerStream) error {
+	asJSON := isJSON(stream)
+	for {
+		var req []byte
+		if err := stream.RecvMsg(&req); err == io.EOF {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		var out []byte
+		if asJSON {
+			var in struct {
+				Stroke int64 `json:"stroke"`
+			}
+			if err := json.Unmarshal(req, &in); err != nil {
+				return status.Errorf(codes.InvalidArgument, "bad JSON: %v", err)
+			}
+			out, _ = json.Marshal(map[string]int64{"stroke": in.Stroke})
+		} else if stroke, _, _ := field(req, 1); stroke != 0 {
+			out = binary.AppendUvarint([]byte{0x08}, stroke)
+		}
+		if err := send(stream, out); err != nil {
+			return err
+		}
+	}
+}
+
 func handle(_ interface{}, stream grpc.ServerStream) error {
 	full, _ := grpc.MethodFromServerStream(stream)
 	prefix := "/" + service + "/"
 	if !strings.HasPrefix(full, prefix) {
 		return status.Errorf(codes.Unimplemented, "unknown service in %s", full)
+	}
+	if strings.TrimPrefix(full, prefix) == "PingPong" {
+		return pingPong(stream)
 	}
 	var req []byte
 	if err := stream.RecvMsg(&req); err != nil {

@@ -27,6 +27,7 @@ use crate::http2::{
 use crate::sync;
 
 mod events;
+mod send;
 
 /// The connection's receive window: large, so that many streams flow at once; each stream's
 /// own window (smaller) is what bounds a slow reader's memory.
@@ -219,11 +220,12 @@ impl Conn {
     }
 
     /// Opens a stream: HEADERS with `headers`, then `body` as the windows allow (waiting for
-    /// window until `deadline`), END_STREAM on the last DATA frame.
+    /// window until `deadline`), END_STREAM on the last DATA frame; with no body the stream
+    /// stays open for [`send`](Conn::send) (a duplex call).
     pub fn start(
         &self,
         headers: &[Header],
-        body: &[u8],
+        body: Option<&[u8]>,
         deadline: Instant,
     ) -> Result<(u32, Arc<Slot>), StartError> {
         let mut state = self.lock();
@@ -259,8 +261,11 @@ impl Conn {
             self.fail_all(&format!("write failed: {e}"));
             return Err(StartError::Failed(self.lost(&e)));
         }
-        match self.send_body(state, id, body, deadline) {
-            Ok(()) => Ok((id, slot)),
+        let Some(body) = body else {
+            return Ok((id, slot));
+        };
+        match self.send_locked(state, id, body, true, deadline) {
+            Ok(_) => Ok((id, slot)),
             Err(failure) => {
                 self.cancel(id);
                 Err(StartError::Failed(failure))
@@ -268,56 +273,8 @@ impl Conn {
         }
     }
 
-    /// Sends the request's DATA as the windows allow.
-    fn send_body(
-        &self,
-        mut state: MutexGuard<'_, State>,
-        id: u32,
-        mut body: &[u8],
-        deadline: Instant,
-    ) -> Result<(), Failure> {
-        loop {
-            if state.dead {
-                return Err(self.lost(&io::ErrorKind::BrokenPipe.into()));
-            }
-            // The server answered (or reset the stream) before taking the whole body: its
-            // answer is in the slot.
-            let Some(open) = state.streams.get(&id) else {
-                return Ok(());
-            };
-            let room = open.window.min(state.conn_window).min(i64::from(state.max_frame));
-            if room <= 0 && !body.is_empty() {
-                let left = deadline.saturating_duration_since(Instant::now());
-                if left.is_zero() {
-                    return Err(Failure::sent(Error::Timeout(format!(
-                        "{}: no flow-control window to send the request",
-                        self.authority
-                    ))));
-                }
-                state = sync::wait_timeout(&self.changed, state, left);
-                continue;
-            }
-            let n = body.len().min(room.max(0) as usize);
-            let (chunk, rest) = body.split_at(n);
-            state.conn_window -= n as i64;
-            if let Some(open) = state.streams.get_mut(&id) {
-                open.window -= n as i64;
-            }
-            let (last, max_frame) = (rest.is_empty(), state.max_frame);
-            if let Err(e) = self.write_locked(&mut state, |s| {
-                encode::data(&mut s.out, id, chunk, last, max_frame)
-            }) {
-                return Err(self.lost(&e));
-            }
-            body = rest;
-            if last {
-                return Ok(());
-            }
-        }
-    }
-
     /// The failure of a stream whose connection broke: it may have been processed.
-    fn lost(&self, e: &io::Error) -> Failure {
+    pub(super) fn lost(&self, e: &io::Error) -> Failure {
         Failure::sent(Error::Unreachable(format!(
             "{}: connection lost: {e}",
             self.authority
@@ -346,12 +303,14 @@ impl Conn {
         }
     }
 
-    /// Removes stream `id`; its place is free (callers waiting for one are woken).
+    /// Removes stream `id`; its place is free (callers waiting for one are woken, and a
+    /// duplex call's sender waiting for its window learns it ended).
     fn remove_locked(&self, state: &mut State, id: u32) -> Option<Arc<Slot>> {
         let open = state.streams.remove(&id)?;
         if state.streams.is_empty() {
             state.idle_since = Instant::now();
         }
+        self.changed.notify_all();
         self.notify.bump();
         Some(open.slot)
     }

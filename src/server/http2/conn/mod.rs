@@ -2,7 +2,8 @@
 //! enforced on the way (a connection error is a GOAWAY and the end; a stream error a reset).
 //!
 //! Everything a peer can make us hold is bounded: header blocks by the head limit and the head
-//! timeout, bodies by the body limit and our windows (granted as data arrives, in batches),
+//! timeout, bodies by the body limit and our windows (granted as data arrives, in batches;
+//! a duplex call's as its handler takes its messages, `duplex.rs`),
 //! streams by SETTINGS_MAX_CONCURRENT_STREAMS, abuse (rapid resets, empty DATA, control
 //! floods) by counters that end the connection with ENHANCE_YOUR_CALM.
 
@@ -23,6 +24,7 @@ use crate::http2::{
     ConnectionError, ErrorCode, MAX_STREAM_ID, MIN_MAX_FRAME_SIZE, SETTINGS_ENABLE_PUSH,
     SETTINGS_INITIAL_WINDOW_SIZE, SETTINGS_MAX_CONCURRENT_STREAMS, SETTINGS_MAX_HEADER_LIST_SIZE, Settings,
 };
+mod duplex;
 mod streams;
 
 use streams::refuse_body;
@@ -73,6 +75,8 @@ struct Conn<'a> {
     buf: Vec<u8>,
     peer: Settings,
     incoming: HashMap<u32, Incoming>,
+    /// Duplex calls on pool threads whose client side is still open.
+    duplex: duplex::Inboxes,
     block: Option<Block>,
     /// The highest stream id the peer opened, and the final GOAWAY's last stream, once sent.
     last_stream: u32,
@@ -128,6 +132,7 @@ pub(crate) fn serve(host: &dyn Host, sock: &TcpStream, rest: &[u8]) {
         buf: rest.to_vec(),
         peer: Settings::default(),
         incoming: HashMap::new(),
+        duplex: HashMap::new(),
         block: None,
         last_stream: 0,
         final_goaway: None,
@@ -146,7 +151,9 @@ pub(crate) fn serve(host: &dyn Host, sock: &TcpStream, rest: &[u8]) {
         settled: false,
     };
     let _ = sock.set_read_timeout(Some(TICK));
-    if let Err(err) = conn.run() {
+    let ended = conn.run();
+    conn.end_all_duplex();
+    if let Err(err) = ended {
         log::debug!("http2 connection error: {} ({:?})", err.reason, err.code);
         let last = conn.last_stream;
         if writer
@@ -228,6 +235,7 @@ impl Conn<'_> {
     /// Between reads: drain, idle timeout, slow header blocks, eviction. `false` ends quietly.
     fn tick(&mut self, settled: bool) -> Result<bool, ConnectionError> {
         self.expire_calls();
+        self.prune_duplex();
         let limits = self.host.limits();
         // A body late past the body timeout gets a 408 as over HTTP/1.1 (one answered already,
         // its 413, is forgotten): a stream open for good would keep the connection busy, so
@@ -300,14 +308,17 @@ impl Conn<'_> {
         let now = Instant::now();
         let service = self.host.pipeline().name();
         let writer = &self.writer;
+        let mut expired = Vec::new();
         self.deadlines.retain(|(at, id, call)| {
             if now < *at {
                 return writer.is_open(*id);
             }
             let (only, trailers) = grpc::expired(*call, service);
             writer.expire(*id, &only, &trailers);
+            expired.push(*id);
             false
         });
+        self.expire_duplex(&expired);
     }
 
     fn goaway(&self, last: u32) {
@@ -318,6 +329,7 @@ impl Conn<'_> {
 
     fn reset(&mut self, stream: u32, code: ErrorCode) {
         self.incoming.remove(&stream);
+        self.end_duplex(stream, "the stream was reset");
         let _ = self.writer.reset(stream, code);
     }
 
@@ -366,6 +378,7 @@ impl Conn<'_> {
                     return Err(calm("streams reset by the thousand"));
                 }
                 self.incoming.remove(&stream);
+                self.end_duplex(stream, "the client reset the stream");
                 self.writer.close(stream);
                 Ok(())
             }

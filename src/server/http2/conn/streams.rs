@@ -12,7 +12,7 @@ use crate::http2::hpack;
 use crate::http2::{ConnectionError, ErrorCode};
 use crate::metadata::Metadata;
 use crate::record::Protocol;
-use crate::server::http2::stream::{StreamJob, respond};
+use crate::server::http2::stream::{Grpc, StreamJob, respond};
 use crate::server::http2::writer::Writer;
 use crate::server::http2::{Host, grpc, request};
 
@@ -29,6 +29,15 @@ impl Conn<'_> {
         }
         let decoded = self.decoder.decode(&block.fragment);
         let id = block.stream;
+        if self.duplex.contains_key(&id) {
+            // A duplex call's trailers end its client side.
+            decoded.map_err(compression)?;
+            if !block.end_stream {
+                return Err(ConnectionError::protocol("trailers without END_STREAM"));
+            }
+            self.duplex_trailers(id);
+            return Ok(());
+        }
         if self.incoming.contains_key(&id) {
             // Trailers: they end the request; their fields are not kept.
             decoded.map_err(compression)?;
@@ -79,6 +88,9 @@ impl Conn<'_> {
             started: block.started,
             body_until: Instant::now() + limits.body_timeout,
         };
+        if self.starts_at_head(&incoming.head) {
+            return self.dispatch_duplex(id, incoming, block.end_stream);
+        }
         self.incoming.insert(id, incoming);
         if block.end_stream {
             return self.dispatch(id);
@@ -112,6 +124,9 @@ impl Conn<'_> {
             if self.empty_data > MAX_EMPTY_DATA {
                 return Err(calm("empty DATA frames by the thousand"));
             }
+        }
+        if self.duplex_data(id, end_stream, data, flow_len) {
+            return Ok(());
         }
         let max_body = self.host.limits().max_body;
         let Some(open) = self.incoming.get_mut(&id) else {
@@ -200,7 +215,7 @@ impl Conn<'_> {
     }
 
     /// Hands a stream to a pool thread.
-    fn submit(&mut self, id: u32, job: StreamJob) {
+    pub(super) fn submit(&mut self, id: u32, job: StreamJob) {
         if !self.host.streams().submit(job) {
             // The pool is closed (the server stops): the job and its guard are dropped.
             self.active.fetch_sub(1, Ordering::AcqRel);
@@ -272,7 +287,7 @@ impl Conn<'_> {
             metadata,
             request,
             active: self.active.clone(),
-            grpc: Some(call),
+            grpc: Some(Grpc { call, inbox: None }),
         };
         self.submit(id, job);
         Ok(())
