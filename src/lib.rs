@@ -13,7 +13,6 @@
 //! #[derive(Serialize, Deserialize)]
 //! struct Reply { msg: String }
 //!
-//! # fn main() -> Result<(), Error> {
 //! let srv = Service::new("go.micro.srv.sample")
 //!     .address("127.0.0.1:0")
 //!     .rpc("Example.Call", |_: &Context, req: Hello| Ok(Reply { msg: format!("Hello {}", req.name) }))
@@ -28,8 +27,8 @@
 //!     .build();
 //! let reply: Reply = client.call("go.micro.srv.sample", "Example.Call", &Hello { name: "Hobo".into() })?;
 //! assert_eq!(reply.msg, "Hello Hobo");
-//! srv.stop()
-//! # }
+//! srv.stop()?;
+//! # Ok::<(), Error>(())
 //! ```
 //!
 //! # Codemap
