@@ -254,14 +254,26 @@ impl Conn {
         let mut block = Vec::with_capacity(256);
         state.encoder.encode(headers, &mut block);
         let max_frame = state.max_frame;
+        // A body the windows take whole goes out with its HEADERS in one write (a unary call,
+        // mostly): one send, and one wake of the server's reader instead of two.
+        let whole = body.filter(|b| b.len() as i64 <= window.min(state.conn_window));
+        if let Some(b) = whole {
+            state.conn_window -= b.len() as i64;
+            if let Some(open) = state.streams.get_mut(&id) {
+                open.window -= b.len() as i64;
+            }
+        }
         if let Err(e) = self.write_locked(&mut state, |s| {
-            encode::headers(&mut s.out, id, &block, false, max_frame)
+            encode::headers(&mut s.out, id, &block, false, max_frame);
+            if let Some(b) = whole {
+                encode::data(&mut s.out, id, b, true, max_frame);
+            }
         }) {
             drop(state);
             self.fail_all(&format!("write failed: {e}"));
             return Err(StartError::Failed(self.lost(&e)));
         }
-        let Some(body) = body else {
+        let Some(body) = body.filter(|_| whole.is_none()) else {
             return Ok((id, slot));
         };
         match self.send_locked(state, id, body, true, deadline) {
