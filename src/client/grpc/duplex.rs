@@ -118,17 +118,6 @@ impl Iterator for Duplex {
                 return Some(Err(failure.error));
             }
         }
-        match self.exchange.next_message() {
-            Ok(Some(message)) => Some(Ok(message)),
-            Ok(None) => {
-                self.finished = true;
-                None
-            }
-            Err(failure) => {
-                self.finished = true;
-                self.exchange.cancel();
-                Some(Err(failure.error))
-            }
-        }
+        self.exchange.next_item(&mut self.finished)
     }
 }

@@ -130,6 +130,24 @@ impl Exchange {
         )))
     }
 
+    /// [`next_message`](Exchange::next_message) as an iterator's item: `finished` is set at
+    /// the end, clean or not, and a failed read cancels the stream at once.
+    pub fn next_item(&mut self, finished: &mut bool) -> Option<Result<Vec<u8>, Error>> {
+        match self.next_message() {
+            Ok(Some(message)) => Some(Ok(message)),
+            Ok(None) => {
+                *finished = true;
+                None
+            }
+            Err(failure) => {
+                *finished = true;
+                // A failed read leaves nothing to read: cancel now rather than at the drop.
+                self.cancel();
+                Some(Err(failure.error))
+            }
+        }
+    }
+
     /// The next message; `Ok(None)` at a clean end. After an error (the trailers' status, a
     /// broken message, the deadline, a lost connection) the stream is over.
     pub fn next_message(&mut self) -> Result<Option<Vec<u8>>, Failure> {
@@ -228,18 +246,6 @@ impl Iterator for Messages {
         if self.finished {
             return None;
         }
-        match self.exchange.next_message() {
-            Ok(Some(message)) => Some(Ok(message)),
-            Ok(None) => {
-                self.finished = true;
-                None
-            }
-            Err(failure) => {
-                self.finished = true;
-                // A failed read leaves nothing to read: cancel now rather than at the drop.
-                self.exchange.cancel();
-                Some(Err(failure.error))
-            }
-        }
+        self.exchange.next_item(&mut self.finished)
     }
 }

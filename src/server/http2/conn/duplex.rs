@@ -77,13 +77,7 @@ impl Conn<'_> {
                 return Ok(());
             }
         };
-        if let Some(budget) = metadata
-            .get("timeout")
-            .and_then(|v| crate::metadata::parse_timeout(v).ok())
-            && let Some(at) = open.started.checked_add(budget)
-        {
-            self.deadlines.push((at, id, call));
-        }
+        self.watch_deadline(&metadata, open.started, id, call);
         let max_message = self.host.limits().max_body;
         let inbox = Inbox::new(id, writer.clone(), STREAM_WINDOW, max_message, ended);
         if !ended {

@@ -24,6 +24,7 @@ use crate::http2::{
     ConnectionError, ErrorCode, MAX_STREAM_ID, MIN_MAX_FRAME_SIZE, SETTINGS_ENABLE_PUSH,
     SETTINGS_INITIAL_WINDOW_SIZE, SETTINGS_MAX_CONCURRENT_STREAMS, SETTINGS_MAX_HEADER_LIST_SIZE, Settings,
 };
+use crate::metadata::Metadata;
 mod duplex;
 mod streams;
 
@@ -300,6 +301,18 @@ impl Conn<'_> {
         if timeout != self.read_timeout {
             let _ = self.sock.set_read_timeout(Some(timeout));
             self.read_timeout = timeout;
+        }
+    }
+
+    /// Watches call `id`'s deadline when its metadata names one (`grpc::prepare` turned the
+    /// call's `grpc-timeout` and `timeout` into go-micro's `timeout`).
+    fn watch_deadline(&mut self, metadata: &Metadata, started: Instant, id: u32, call: grpc::Call) {
+        if let Some(budget) = metadata
+            .get("timeout")
+            .and_then(|v| crate::metadata::parse_timeout(v).ok())
+            && let Some(at) = started.checked_add(budget)
+        {
+            self.deadlines.push((at, id, call));
         }
     }
 

@@ -253,13 +253,7 @@ impl Conn<'_> {
             end(ticket, status);
             return Ok(());
         }
-        if let Some(budget) = metadata
-            .get("timeout")
-            .and_then(|v| crate::metadata::parse_timeout(v).ok())
-            && let Some(at) = open.started.checked_add(budget)
-        {
-            self.deadlines.push((at, id, call));
-        }
+        self.watch_deadline(&metadata, open.started, id, call);
         let ticket = pipeline.begin(Protocol::Grpc, "POST", &request.path, &metadata, open.started);
         if !ticket.is_routed() {
             let status = grpc::unimplemented(&raw_path);
