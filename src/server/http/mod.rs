@@ -18,7 +18,7 @@ mod head;
 
 use crate::server::http2::StreamJob;
 use crate::server::pool::Pool;
-use crate::server::work::WorkQueue;
+use crate::server::work::{self, WorkQueue};
 
 /// The default server: HTTP/1.1 on httparse, a thread per connection from a growing pool.
 ///
@@ -288,6 +288,7 @@ impl Server for HttpServer {
             lanes,
             self.limits.max_in_flight.max(1) + 2 * OVERFLOW,
             self.limits.worker_idle,
+            work::STALL,
             Box::new(StreamJob::run),
         )?;
         let shared = Arc::new(Shared {

@@ -83,6 +83,8 @@ pub(crate) struct WorkQueue<J> {
     watch: Condvar,
     name: String,
     lanes: usize,
+    /// The watcher's period ([`STALL`] but in tests).
+    stall: Duration,
     max_threads: usize,
     idle_for: Duration,
     serve: Box<dyn Fn(J) + Send + Sync>,
@@ -91,12 +93,13 @@ pub(crate) struct WorkQueue<J> {
 impl<J: Send + 'static> WorkQueue<J> {
     /// A queue whose threads are named `{name}-{n}`, at most `max_threads` of them, `lanes` of
     /// them running while none stalls, each running `serve` for a job; a thread idle for
-    /// `idle_for` retires. The watcher thread starts here.
+    /// `idle_for` retires. The watcher thread starts here and looks every `stall` ([`STALL`]).
     pub fn new(
         name: String,
         lanes: usize,
         max_threads: usize,
         idle_for: Duration,
+        stall: Duration,
         serve: Box<dyn Fn(J) + Send + Sync>,
     ) -> std::io::Result<Arc<WorkQueue<J>>> {
         let queue = Arc::new(WorkQueue {
@@ -118,6 +121,7 @@ impl<J: Send + 'static> WorkQueue<J> {
             watch: Condvar::new(),
             max_threads: max_threads.max(1),
             lanes: lanes.clamp(1, max_threads.max(1)),
+            stall,
             idle_for,
             serve,
             name,
@@ -239,13 +243,13 @@ impl<J: Send + 'static> WorkQueue<J> {
                 continue;
             }
             let seen = state.started;
-            state = sync::wait_timeout(&self.watch, state, STALL);
+            state = sync::wait_timeout(&self.watch, state, self.stall);
             if state.closed || state.queue.is_empty() {
                 continue;
             }
             let now = Instant::now();
             let long: Vec<u64> = (state.busy.iter())
-                .filter(|(_, b)| !b.waiting && now.duration_since(b.since) >= STALL)
+                .filter(|(_, b)| !b.waiting && now.duration_since(b.since) >= self.stall)
                 .map(|(id, _)| *id)
                 .collect();
             for id in long {
@@ -306,94 +310,4 @@ fn hint<J: Send + 'static>(queue: &Weak<WorkQueue<J>>, id: u64, blocking: bool) 
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::sync::Barrier;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::mpsc;
-
-    fn queue(
-        lanes: usize,
-        max: usize,
-        idle_for: Duration,
-        serve: impl Fn(u32) + Send + Sync + 'static,
-    ) -> Arc<WorkQueue<u32>> {
-        WorkQueue::new("t".into(), lanes, max, idle_for, Box::new(serve)).unwrap()
-    }
-
-    #[test]
-    fn queued_jobs_run_in_turn_on_the_running_lanes() {
-        // One lane and jobs that take a while: the later ones queue behind the first and the
-        // one thread runs them all, in order, without a thread per job.
-        let (tx, rx) = mpsc::channel();
-        let tx = Mutex::new(tx);
-        let q = queue(1, 64, Duration::from_secs(5), move |i| {
-            std::thread::sleep(Duration::from_micros(200));
-            sync::lock(&tx).send(i).unwrap();
-        });
-        for i in 0..20 {
-            assert!(q.submit(i));
-        }
-        let order: Vec<u32> = (0..20).map(|_| rx.recv().unwrap()).collect();
-        assert_eq!(order, (0..20).collect::<Vec<_>>());
-        assert!(q.threads() < 20, "{} threads for 20 short jobs", q.threads());
-        assert_eq!(q.close(Instant::now() + Duration::from_secs(5)), 0);
-    }
-
-    #[test]
-    fn a_blocked_handler_does_not_hold_up_the_queue() {
-        // Job 0 blocks until job 1 has run; with one lane only the watcher can free it.
-        let (tx, rx) = mpsc::channel::<()>();
-        let (done_tx, done_rx) = mpsc::channel::<bool>();
-        let (rx, tx, done_tx) = (Mutex::new(rx), Mutex::new(tx), Mutex::new(done_tx));
-        let q = queue(1, 8, Duration::from_secs(5), move |i| {
-            if i == 0 {
-                let freed = sync::lock(&rx).recv_timeout(Duration::from_secs(10)).is_ok();
-                sync::lock(&done_tx).send(freed).unwrap();
-            } else {
-                sync::lock(&tx).send(()).unwrap();
-            }
-        });
-        assert!(q.submit(0));
-        assert!(q.submit(1));
-        assert_eq!(done_rx.recv_timeout(Duration::from_secs(20)), Ok(true));
-        assert_eq!(q.close(Instant::now() + Duration::from_secs(10)), 0);
-        assert_eq!(q.threads(), 0);
-    }
-
-    #[test]
-    fn a_burst_of_blocking_jobs_gets_the_threads_it_needs() {
-        // Every job blocks until all 64 run: only a queue that grows past its lanes finishes.
-        let barrier = Arc::new(Barrier::new(64));
-        let b = barrier.clone();
-        let q = queue(2, 64, Duration::from_secs(5), move |_| {
-            b.wait();
-        });
-        for i in 0..64 {
-            assert!(q.submit(i));
-        }
-        assert_eq!(q.close(Instant::now() + Duration::from_secs(10)), 0);
-        assert_eq!(q.threads(), 0);
-    }
-
-    #[test]
-    fn idle_threads_retire_and_a_closed_queue_takes_no_work() {
-        let done = Arc::new(AtomicUsize::new(0));
-        let d = done.clone();
-        let q = queue(2, 4, Duration::from_millis(50), move |_| {
-            d.fetch_add(1, Ordering::SeqCst);
-        });
-        for i in 0..10 {
-            assert!(q.submit(i));
-        }
-        let until = Instant::now() + Duration::from_secs(10);
-        while (done.load(Ordering::SeqCst) < 10 || q.threads() > 0) && Instant::now() < until {
-            std::thread::yield_now();
-        }
-        assert_eq!(done.load(Ordering::SeqCst), 10);
-        assert_eq!(q.threads(), 0, "idle threads retire");
-        assert!(q.submit(10), "a retired thread is replaced");
-        assert_eq!(q.close(Instant::now() + Duration::from_secs(5)), 0);
-        assert!(!q.submit(11), "a closed queue takes no work");
-    }
-}
+mod tests;
