@@ -1,5 +1,5 @@
 //! The blocking hint: a thread about to wait on another service says so to whoever runs it
-//! (the HTTP/2 stream queue, `server/work.rs`), so that work queued behind it need not wait.
+//! (the HTTP/2 stream queue, `server/work/`), so that work queued behind it need not wait.
 //!
 //! Why a thread-local: the client that blocks sits below the server in the module order and
 //! must not know it; the queue installs a hint on each of its threads, the clients call
