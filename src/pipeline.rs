@@ -78,7 +78,7 @@ impl Ticket {
 }
 
 /// A request counted against the in-flight cap until dropped (it may move to another thread:
-/// an HTTP/2 stream's handler runs on a pool thread of its own).
+/// an HTTP/2 stream's handler runs on a thread of the stream queue).
 #[must_use = "the request counts as in flight until this is dropped"]
 pub struct InFlight(Arc<AtomicUsize>);
 

@@ -1,12 +1,13 @@
 //! The `http` server's HTTP/2: cleartext with prior knowledge (h2c), as the sidecar speaks it to
 //! an app behind a `grpc` or `http2` port, on the same port as HTTP/1.1.
 //!
-//! The connection's thread reads frames (`conn.rs`); each request stream runs on a pool thread
-//! of its own (`stream.rs`), since a handler may block on outbound calls; every write goes
+//! The connection's thread reads frames (`conn.rs`); request streams run on the server's work
+//! queue (`server/work/`: a thread that ends one takes the next; a handler that blocks on an
+//! outbound call gives its lane up) as `stream.rs` says; every write goes
 //! through the connection's one `Writer` (`writer.rs`), which owns the HPACK encoder and the
 //! send windows. `request.rs` checks a request's header block. Requests go through the same
 //! `Pipeline` as HTTP/1.1's: health, metrics, caps, routing, records. A duplex gRPC call
-//! (client or bidirectional streaming) goes to its pool thread at its head, and its messages
+//! (client or bidirectional streaming) goes to the queue at its head, and its messages
 //! follow through an `inbox.rs`, granted window as its handler takes them.
 
 use std::sync::Arc;

@@ -159,7 +159,7 @@ impl Conn<'_> {
         Ok(())
     }
 
-    /// A request has arrived whole: through the pipeline's admission to a pool thread.
+    /// A request has arrived whole: through the pipeline's admission to the stream queue.
     fn dispatch(&mut self, id: u32) -> Result<(), ConnectionError> {
         let Some(open) = self.incoming.remove(&id) else {
             return Ok(());
@@ -214,7 +214,7 @@ impl Conn<'_> {
         Ok(())
     }
 
-    /// Hands a stream to a pool thread.
+    /// Hands a stream to the stream queue.
     pub(super) fn submit(&mut self, id: u32, job: StreamJob) {
         if !self.host.streams().submit(job) {
             // The pool is closed (the server stops): the job and its guard are dropped.
@@ -223,7 +223,7 @@ impl Conn<'_> {
         }
     }
 
-    /// A gRPC call has arrived whole: health on this thread, a method on a pool thread, any
+    /// A gRPC call has arrived whole: health on this thread, a method on the stream queue, any
     /// error at once as Trailers-Only.
     fn dispatch_grpc(&mut self, id: u32, open: Incoming) -> Result<(), ConnectionError> {
         let pipeline = self.host.pipeline().clone();
