@@ -1,5 +1,5 @@
 //! A duplex call's incoming half (client or bidirectional streaming over gRPC): the DATA its
-//! connection's reader delivers, taken by the handler's pool thread one message at a time.
+//! connection's reader delivers, taken by the handler's thread one message at a time.
 //!
 //! The reader never blocks on an inbox: it appends and wakes. Memory stays bounded because the
 //! client may send only what the stream's receive window allows, and the window grows only as

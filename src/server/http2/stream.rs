@@ -1,4 +1,4 @@
-//! One HTTP/2 request stream on a pool thread: the pipeline's answer, written as HEADERS and
+//! One HTTP/2 request stream on a thread of the stream queue: the pipeline's answer, written as HEADERS and
 //! DATA frames (a server stream's messages one DATA frame each, as they come); a duplex gRPC
 //! call's messages read from its inbox meanwhile.
 
@@ -18,7 +18,7 @@ use crate::metadata::Metadata;
 use crate::pipeline::{InFlight, Pipeline, Ticket};
 use crate::stream::Sink;
 
-/// A stream whose request has arrived whole, handed to a pool thread.
+/// A stream whose request has arrived whole, handed to the stream queue.
 pub(crate) struct StreamJob {
     pub(super) id: u32,
     pub(super) pipeline: Arc<Pipeline>,

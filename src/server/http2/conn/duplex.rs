@@ -1,5 +1,5 @@
-//! Duplex gRPC calls on the HTTP/2 reader (client and bidirectional streaming): handed to a
-//! pool thread when their head arrives, through the pipeline's admission as any call, their
+//! Duplex gRPC calls on the HTTP/2 reader (client and bidirectional streaming): handed to
+//! the stream queue when their head arrives, through the pipeline's admission as any call, their
 //! DATA delivered to their inbox as it comes, their end (END_STREAM, a reset, the deadline, the
 //! connection's end) told to their handler.
 
@@ -32,8 +32,8 @@ impl Conn<'_> {
     }
 
     /// Starts a call at its head (`ended`: the head ended the client's side): refused at once
-    /// when malformed or unknown, else admitted or refused as any gRPC call, then on a pool
-    /// thread with an inbox its DATA goes to.
+    /// when malformed or unknown, else admitted or refused as any gRPC call, then on a
+    /// thread of the stream queue with an inbox its DATA goes to.
     pub(super) fn dispatch_duplex(
         &mut self,
         id: u32,

@@ -76,7 +76,7 @@ struct Conn<'a> {
     buf: Vec<u8>,
     peer: Settings,
     incoming: HashMap<u32, Incoming>,
-    /// Duplex calls on pool threads whose client side is still open.
+    /// Duplex calls on the stream queue whose client side is still open.
     duplex: duplex::Inboxes,
     block: Option<Block>,
     /// The highest stream id the peer opened, and the final GOAWAY's last stream, once sent.
