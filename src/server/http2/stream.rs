@@ -1,6 +1,6 @@
-//! One HTTP/2 request stream on a thread of the stream queue: the pipeline's answer, written as HEADERS and
-//! DATA frames (a server stream's messages one DATA frame each, as they come); a duplex gRPC
-//! call's messages read from its inbox meanwhile.
+//! One HTTP/2 request stream on a thread of the stream queue: the pipeline's answer, written
+//! as HEADERS and DATA frames (a server stream's messages one DATA frame each, as they come); a
+//! duplex gRPC call's messages read from its inbox meanwhile.
 
 use std::io;
 use std::sync::Arc;
