@@ -273,3 +273,32 @@ fn examples_help_exits_0() {
     let text = format!("{out}{err}");
     assert!(text.contains("server_address"), "help: {text:?}");
 }
+
+#[test]
+fn examples_bench_client_calls_over_http_and_grpc_and_refuses_a_bad_flag() {
+    // The benchmark's client makes every call it reports, over both wires and both codecs.
+    let srv = crate::pb::template(micro_mesh::Service::new(SRV).address("127.0.0.1:0"))
+        .start()
+        .expect("template service");
+    let addr = srv.addr().to_string();
+    for flags in [
+        &[][..],
+        &["--codec", "proto"],
+        &["--client", "grpc"],
+        &["--client", "grpc", "--codec", "json"],
+    ] {
+        let mut args = vec![addr.as_str(), "300", "3"];
+        args.extend_from_slice(flags);
+        let (code, out, err) = run_to_exit("bench_client", &args);
+        assert_eq!(code, Some(0), "bench_client {args:?}: {err}");
+        let line: serde_json::Value = serde_json::from_str(out.trim()).expect("one JSON line");
+        assert_eq!(line["calls"], 300, "bench_client {args:?}: {out}");
+        assert_eq!(line["errors"], 0, "bench_client {args:?}: {out}");
+        let wire = if flags.contains(&"grpc") { "grpc" } else { "http" };
+        assert_eq!(line["wire"], wire, "bench_client {args:?}: {out}");
+    }
+    let (code, _, err) = run_to_exit("bench_client", &[addr.as_str(), "--threads", "2"]);
+    assert_ne!(code, Some(0));
+    assert!(err.contains("usage: bench_client"), "{err}");
+    srv.stop().expect("stop");
+}
