@@ -213,17 +213,13 @@ impl Pipeline {
         }
     }
 
-    /// Whether a route of the service serves `path`.
-    pub fn serves(&self, path: &str) -> bool {
-        self.router.find(path).is_some()
-    }
-
-    /// Whether `path` routes to a duplex endpoint (client or bidirectional streaming): a server
-    /// that can stream the request (gRPC over HTTP/2) starts such a call at its head and feeds
-    /// its messages through a [`Source`] ([`answer_duplex`](Pipeline::answer_duplex)); other
-    /// wires buffer the body and [`answer`](Pipeline::answer) it.
-    pub fn is_duplex(&self, path: &str) -> bool {
-        self.router.find(path).is_some_and(|id| self.router.is_duplex(id))
+    /// Whether `path` routes to a duplex endpoint (client or bidirectional streaming:
+    /// `Some(true)`), to another endpoint (`Some(false)`), or to none (`None`), in one lookup.
+    /// A server that can stream the request (gRPC over HTTP/2) starts a duplex call at its head
+    /// and feeds its messages through a [`Source`] ([`answer_duplex`](Pipeline::answer_duplex));
+    /// other wires buffer the body and [`answer`](Pipeline::answer) it.
+    pub fn duplex(&self, path: &str) -> Option<bool> {
+        self.router.find(path).map(|id| self.router.is_duplex(id))
     }
 
     /// The answer to a duplex call: `request` without a body, its messages read from `source`

@@ -27,8 +27,7 @@ impl Conn<'_> {
             return false;
         }
         let pipeline = self.host.pipeline();
-        grpc::endpoint_path(&head.path)
-            .is_none_or(|path| pipeline.is_duplex(&path) || !pipeline.serves(&path))
+        grpc::endpoint_path(&head.path).is_none_or(|path| pipeline.duplex(&path) != Some(false))
     }
 
     /// Starts a call at its head (`ended`: the head ended the client's side): refused at once
