@@ -77,15 +77,9 @@ impl<J: Send + 'static> Pool<J> {
                 let id = state.next_id;
                 state.next_id += 1;
                 let pool = self.clone();
-                let spawned = std::thread::Builder::new()
-                    .name(format!("{}-{id}", self.name))
-                    .stack_size(512 * 1024)
-                    .spawn(move || pool.work(id, job));
-                return match spawned {
-                    Ok(handle) => {
+                return match spawn_worker(&self.name, id, &mut state.handles, move || pool.work(id, job)) {
+                    Ok(()) => {
                         state.threads += 1;
-                        reap(&mut state.handles);
-                        state.handles.push(handle);
                         true
                     }
                     Err(e) => {
@@ -175,8 +169,25 @@ pub(super) fn join_by(handles: Vec<JoinHandle<()>>, until: Instant) -> usize {
     left
 }
 
+/// Starts worker `{name}-{id}` with a 512 KiB stack (many may live at once) and keeps
+/// its handle in `handles`, joining those of workers that have ended.
+pub(super) fn spawn_worker(
+    name: &str,
+    id: u64,
+    handles: &mut Vec<JoinHandle<()>>,
+    work: impl FnOnce() + Send + 'static,
+) -> std::io::Result<()> {
+    let handle = std::thread::Builder::new()
+        .name(format!("{name}-{id}"))
+        .stack_size(512 * 1024)
+        .spawn(work)?;
+    reap(handles);
+    handles.push(handle);
+    Ok(())
+}
+
 /// Joins the handles of threads that have already ended.
-pub(super) fn reap(handles: &mut Vec<JoinHandle<()>>) {
+fn reap(handles: &mut Vec<JoinHandle<()>>) {
     let mut i = 0;
     while i < handles.len() {
         if handles[i].is_finished() {

@@ -21,7 +21,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::pool::{join_by, reap};
+use super::pool::{join_by, spawn_worker};
 use crate::sync;
 
 /// How long queued jobs may see no job start before the watcher adds a thread.
@@ -166,16 +166,10 @@ impl<J: Send + 'static> WorkQueue<J> {
             let id = state.next_id;
             state.next_id += 1;
             let queue = self.clone();
-            let spawned = std::thread::Builder::new()
-                .name(format!("{}-{id}", self.name))
-                .stack_size(512 * 1024)
-                .spawn(move || queue.work(id));
-            match spawned {
-                Ok(handle) => {
+            match spawn_worker(&self.name, id, &mut state.handles, move || queue.work(id)) {
+                Ok(()) => {
                     state.threads += 1;
                     state.running += 1;
-                    reap(&mut state.handles);
-                    state.handles.push(handle);
                 }
                 Err(e) => log::error!("cannot start a stream thread: {e}"),
             }
@@ -205,8 +199,9 @@ impl<J: Send + 'static> WorkQueue<J> {
                     log::error!("a stream job panicked");
                 }
                 state = self.lock();
-                state.set_waiting(id, false);
-                state.busy.remove(&id);
+                if state.busy.remove(&id).is_some_and(|busy| busy.waiting) {
+                    state.waiting -= 1;
+                }
                 continue;
             }
             state.running -= 1;
