@@ -179,8 +179,11 @@ fn examples_chain_over_grpc_with_flags() {
     );
     let addr = wait_listening(&mut api, q);
     check_chain("examples grpc", addr);
-    let metrics = exchange("srv metrics", srv_addr, &request("GET", "/metrics", &[], "")).text();
+    // A request is recorded once its answer is out, so api may have answered first.
+    let scrape = || exchange("srv metrics", srv_addr, &request("GET", "/metrics", &[], "")).text();
     let grpc = r#"micro_server_requests_total{route="/Example.Call",code="200",protocol="grpc"} 2"#;
+    crate::support::within(Duration::from_secs(5), || scrape().contains(grpc));
+    let metrics = scrape();
     assert!(
         metrics.contains(grpc),
         "srv did not see the calls over gRPC:\n{metrics}"

@@ -509,11 +509,14 @@ fn a_call_chooses_grpc_in_its_options() {
         .unwrap();
     let resp = crate::support::exchange("front", front.addr(), &request("GET", "/both", &[], ""));
     check(&resp, 200, r#"[{"msg":"Hello Both"},{"msg":"Hello Both"}]"#);
-    let metrics = crate::support::exchange("srv", srv.addr(), &request("GET", "/metrics", &[], "")).text();
+    // A request is recorded once its answer is out, so the caller may be back first.
+    let scrape = || crate::support::exchange("srv", srv.addr(), &request("GET", "/metrics", &[], "")).text();
     for protocol in ["http1", "grpc"] {
         let line = format!(
             r#"micro_server_requests_total{{route="/Example.Call",code="200",protocol="{protocol}"}} 1"#
         );
+        crate::support::within(Duration::from_secs(5), || scrape().contains(&line));
+        let metrics = scrape();
         assert!(metrics.contains(&line), "{line} missing:\n{metrics}");
     }
     stop("front", front);
